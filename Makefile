@@ -1,0 +1,40 @@
+# Developer targets; each is a script in scripts/ (see README.md).
+.PHONY: all deps fetch tree export check-export build passt test test-all \
+	checkpatch each-patch demo clean distclean
+
+all: build
+
+deps:
+	scripts/deps.sh
+fetch: deps
+	. scripts/config.sh && scripts/fetch-source.sh qemu "$$QEMU_PIN" \
+	    "$$QEMU_SERIES" "$$QEMU_SRC" "$$QEMU_ORIG"
+tree: fetch
+	scripts/mktree.sh
+export:
+	scripts/export.sh
+check-export:
+	scripts/check-export.sh
+passt: deps
+	scripts/build-passt.sh
+build:
+	scripts/setup.sh
+test:
+	scripts/test.sh
+test-all:
+	scripts/test.sh --each-patch
+checkpatch:
+	scripts/checkpatch.sh
+each-patch:
+	scripts/each-patch.sh
+demo:
+	scripts/demo.sh
+# Keeps downloads and the work tree (which may hold unexported commits).
+clean:
+	rm -rf build/qemu-build build/each-patch-build build/test-logs \
+	    build/each-patch-*.log
+	if [ -d build/qemu/.git ]; then git -C build/qemu worktree prune; fi
+	rm -rf build/each-patch
+distclean:
+	scripts/check-export.sh
+	rm -rf build

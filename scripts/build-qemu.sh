@@ -1,0 +1,28 @@
+#!/bin/bash
+# Configure (once) and build the QEMU targets the tests and the demo use.
+# Extra ninja targets may be given as arguments.
+set -euo pipefail
+. "$(dirname "$0")/config.sh"
+
+[ -d "$QEMU_TREE/.git" ] || die "no work tree in $QEMU_TREE (run mktree first)"
+if [ ! -f "$QEMU_BUILD/build.ninja" ]; then
+    log "configuring QEMU in $QEMU_BUILD"
+    mkdir -p "$QEMU_BUILD"
+    # Debian's python (the image may put another first in PATH) has the
+    # backported meson; Debian ships the firmware as packages.
+    (cd "$QEMU_BUILD" && "$QEMU_TREE/configure" \
+        --python=/usr/bin/python3 \
+        --target-list=x86_64-softmmu \
+        --disable-docs --disable-download --disable-install-blobs \
+        --enable-slirp --enable-seccomp ${QEMU_CONFIGURE_EXTRA:-} \
+        --firmwarepath=/usr/share/seabios:/usr/lib/ipxe/qemu:/usr/share/qemu) >&2
+fi
+targets=(qemu-system-x86_64 tests/qtest/netdev-socket tests/qtest/test-netfilter "$@")
+ninja -C "$QEMU_BUILD" "${targets[@]}" >&2
+
+# Run from the build directory, QEMU looks for firmware under qemu-bundle/
+# (see get_relocated_path()); point that at Debian's firmware packages.
+for dir in /usr/share/seabios /usr/lib/ipxe/qemu; do
+    mkdir -p "$QEMU_BUILD/qemu-bundle$(dirname "$dir")"
+    ln -sfn "$dir" "$QEMU_BUILD/qemu-bundle$dir"
+done

@@ -1,0 +1,46 @@
+#!/bin/bash
+# Bisectability: build each patch of the series in turn, in a worktree of
+# its own, and run the qtests that exist at that point; prints TAP.
+set -euo pipefail
+. "$(dirname "$0")/config.sh"
+
+wt=$BUILD/each-patch
+export QEMU_TREE=$wt QEMU_BUILD=$BUILD/each-patch-build
+main=$BUILD/qemu
+mapfile -t commits < <(git -C "$main" rev-list --reverse "$BASE_TAG"..HEAD)
+mapfile -t qtests < <(grep -v '^\s*\(#\|$\)' "$TOP/scripts/qtests.txt")
+
+if [ ! -d "$wt" ]; then
+    git -C "$main" worktree prune
+    git -C "$main" worktree add -q --detach "$wt" "$BASE_TAG"
+fi
+
+run_qtests() {
+    local t
+    for t in "$@"; do
+        QTEST_QEMU_BINARY=$QEMU_BUILD/qemu-system-x86_64 \
+            timeout 600 "$QEMU_BUILD/tests/qtest/$t" || return 1
+    done
+}
+
+echo "1..${#commits[@]}"
+n=0 status=0
+for c in "${commits[@]}"; do
+    n=$((n + 1))
+    subject=$(git -C "$main" log -1 --format=%s "$c")
+    git -C "$wt" checkout -q --detach "$c"
+    present=()
+    for t in "${qtests[@]}"; do
+        [ -f "$wt/tests/qtest/$t.c" ] && present+=("$t")
+    done
+    log=$BUILD/each-patch-$n.log
+    if "$TOP/scripts/build-qemu.sh" "${present[@]/#/tests/qtest/}" > "$log" 2>&1 &&
+       run_qtests "${present[@]}" >> "$log" 2>&1; then
+        echo "ok $n - builds and passes ${present[*]}: $subject"
+    else
+        echo "not ok $n - $subject (see $log)"
+        tail -n 30 "$log" | sed 's/^/# /'
+        status=1
+    fi
+done
+exit $status

@@ -1,0 +1,39 @@
+#!/bin/bash
+# export.sh [DIR]: write the work tree's commits since $BASE_TAG as the
+# series, with the cover letter from doc/cover-letter.txt, into DIR
+# (default: patches/). Nothing volatile goes in, so re-exporting an
+# unchanged tree changes no byte.
+set -euo pipefail
+. "$(dirname "$0")/config.sh"
+
+out=${1:-$TOP/patches}
+[ -d "$QEMU_TREE/.git" ] || die "no work tree in $QEMU_TREE"
+cover=$TOP/doc/cover-letter.txt
+[ -f "$cover" ] || die "missing $cover"
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+git -C "$QEMU_TREE" -c core.abbrev=12 -c diff.noprefix=false \
+    -c format.signature= -c format.coverLetter=false \
+    format-patch -q --zero-commit --no-signature --no-stat --stat \
+    --cover-letter --subject-prefix=PATCH -o "$tmp" "$BASE_TAG"..HEAD
+
+# Fill the cover letter's placeholders from doc/cover-letter.txt (first
+# line: subject; the rest: body) and drop its Date, which is "now".
+subject=$(head -n1 "$cover")
+body=$tmp/body
+tail -n +3 "$cover" > "$body"
+awk -v subject="$subject" -v body="$body" '
+    /^Date: / && !hdr_done { next }
+    /^$/ { hdr_done = 1 }
+    { sub(/\*\*\* SUBJECT HERE \*\*\*/, subject) }
+    /^\*\*\* BLURB HERE \*\*\*$/ {
+        while ((getline line < body) > 0) print line
+        next
+    }
+    { print }' "$tmp/0000-cover-letter.patch" > "$tmp/cover"
+mv "$tmp/cover" "$tmp/0000-cover-letter.patch"
+
+mkdir -p "$out"
+rm -f "$out"/[0-9][0-9][0-9][0-9]-*.patch
+cp "$tmp"/*.patch "$out"/

@@ -1,0 +1,13 @@
+#!/bin/bash
+# Everything the demo and the tests stand on: packages, QEMU and passt
+# sources, the work tree with the series, and the builds. Each step skips
+# itself when its result is already there.
+set -euo pipefail
+. "$(dirname "$0")/config.sh"
+
+"$TOP/scripts/deps.sh"
+"$TOP/scripts/fetch-source.sh" qemu "$QEMU_PIN" "$QEMU_SERIES" "$QEMU_SRC" "$QEMU_ORIG"
+"$TOP/scripts/build-passt.sh"
+"$TOP/scripts/mktree.sh"
+"$TOP/scripts/check-export.sh"
+"$TOP/scripts/build-qemu.sh" "$@"
