@@ -4,7 +4,7 @@
 set -euo pipefail
 . "$(dirname "$0")/config.sh"
 
-[ -d "$QEMU_TREE/.git" ] || die "no work tree in $QEMU_TREE (run mktree first)"
+[ -e "$QEMU_TREE/.git" ] || die "no work tree in $QEMU_TREE (run mktree first)"
 if [ ! -f "$QEMU_BUILD/build.ninja" ]; then
     log "configuring QEMU in $QEMU_BUILD"
     mkdir -p "$QEMU_BUILD"
@@ -22,7 +22,7 @@ ninja -C "$QEMU_BUILD" "${targets[@]}" >&2
 
 # Run from the build directory, QEMU looks for firmware under qemu-bundle/
 # (see get_relocated_path()); point that at Debian's firmware packages.
-for dir in /usr/share/seabios /usr/lib/ipxe/qemu; do
+for dir in /usr/share/seabios /usr/lib/ipxe/qemu /usr/share/qemu; do
     mkdir -p "$QEMU_BUILD/qemu-bundle$(dirname "$dir")"
     ln -sfn "$dir" "$QEMU_BUILD/qemu-bundle$dir"
 done

@@ -9,8 +9,11 @@ PKGS=(make git curl ca-certificates xz-utils dpkg-dev patch file
       ninja-build pkg-config gcc libc6-dev libglib2.0-dev libpixman-1-dev
       libslirp-dev libfdt-dev zlib1g-dev libseccomp-dev flex bison
       python3 python3-venv python3-setuptools seabios ipxe-qemu
-      perl iproute2 procps)
-BPO_PKGS=(meson python3-pycotap)
+      perl iproute2 procps
+      busybox-static iperf3 socat kmod cpio tcpdump)
+# qemu-system-data: option ROMs (linuxboot_dma.bin, kvmvapic.bin) that the
+# +ds source cannot build without an i386 cross compiler
+BPO_PKGS=(meson python3-pycotap qemu-system-data)
 
 missing=()
 for p in "${PKGS[@]}" "${BPO_PKGS[@]}"; do

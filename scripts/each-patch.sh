@@ -19,7 +19,7 @@ run_qtests() {
     local t
     for t in "$@"; do
         QTEST_QEMU_BINARY=$QEMU_BUILD/qemu-system-x86_64 \
-            timeout 600 "$QEMU_BUILD/tests/qtest/$t" || return 1
+            QTEST_PASST=$PASST_PREFIX/bin/passt timeout 600 "$QEMU_BUILD/tests/qtest/$t" || return 1
     done
 }
 

@@ -39,11 +39,14 @@ run_tap() {
 }
 
 export QTEST_QEMU_BINARY=$QEMU_BUILD/qemu-system-x86_64
+export QTEST_PASST=$PASST_PREFIX/bin/passt
 for t in "${QTESTS[@]}"; do
     run_tap "qtest-$t" timeout 600 "$QEMU_BUILD/tests/qtest/$t" --tap
 done
 run_tap checkpatch "$TOP/scripts/tap.sh" "$TOP/scripts/checkpatch.sh"
 run_tap upstream-apply "$TOP/scripts/tap.sh" "$TOP/scripts/check-upstream.sh"
+run_tap disable-passt "$TOP/scripts/tap.sh" "$TOP/scripts/check-disable-passt.sh"
+run_tap guest timeout 1800 python3 "$TOP/tests/guest/run.py"
 if [ -n "$each_patch" ]; then
     run_tap each-patch "$TOP/scripts/each-patch.sh"
 fi

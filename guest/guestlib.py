@@ -1,0 +1,446 @@
+#!/usr/bin/env python3
+"""Boot the test guest (guest/build-guest.sh) in QEMU and talk to it.
+
+The guest runs one shell script (passed via fw_cfg) and powers off. What the
+script prints arrives on the virtio-serial port "results", which the harness
+reads line by line while the guest runs; the guest's last line there is
+"@@guest-exit N" (the script's exit status), which the harness strips.
+
+    from guestlib import Guest
+    out = Guest(netdev=['stream,id=n0,server=off,addr.type=unix,'
+                        'addr.path=/tmp/p/passt.sock'],
+                script='. /lib/guest-lib.sh; net_up eth0').run(timeout=60)
+
+    with Guest(netdev=[...], script=..., qmp=True) as g:   # in background
+        g.wait_for(r'^READY')               # a line the script printed
+        g.qmp.cmd('query-status'); g.qmp.hmp('info network')
+        g.send('go\\n')                     # guest: host_read VAR
+        g.wait(timeout=60)                  # -> guest exit status
+
+Standard library only. Environment: QEMU (binary), GUEST_ACCEL (kvm|tcg,
+else probed once and cached in build/guest/accel), GUEST_DIR (images).
+"""
+
+import argparse
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+BUILD = os.environ.get('BUILD', os.path.join(HERE, '..', 'build'))
+GUEST_DIR = os.path.abspath(os.environ.get('GUEST_DIR',
+                                           os.path.join(BUILD, 'guest')))
+QEMU = os.environ.get('QEMU', os.path.abspath(
+    os.path.join(BUILD, 'qemu-build', 'qemu-system-x86_64')))
+EXIT_MARK = '@@guest-exit '
+
+
+class GuestError(Exception):
+    pass
+
+
+class GuestTimeout(GuestError):
+    pass
+
+
+class QMPError(Exception):
+    def __init__(self, error):
+        super().__init__('%s: %s' % (error.get('class'), error.get('desc')))
+        self.error = error
+
+
+_built = False
+
+
+def ensure_built():
+    """Run build-guest.sh once per process (it skips work when up to date)."""
+    global _built
+    if not _built and 'GUEST_DIR' not in os.environ:
+        subprocess.run(['bash', os.path.join(HERE, 'build-guest.sh')],
+                       check=True, stdout=sys.stderr)
+    _built = True
+
+
+class QMP:
+    """Minimal QMP client on a connected socket: commands and events."""
+
+    def __init__(self, sock, timeout=30):
+        self.sock = sock
+        self.sock.settimeout(timeout)
+        self.file = sock.makefile('rb')
+        self.events = []
+        self.greeting = self._recv()
+        self.cmd('qmp_capabilities')
+
+    def _recv(self):
+        line = self.file.readline()
+        if not line:
+            raise EOFError('QMP connection closed')
+        return json.loads(line)
+
+    def cmd(self, name, **args):
+        """Execute a command; return its 'return' value, raise QMPError."""
+        msg = {'execute': name}
+        if args:
+            msg['arguments'] = args
+        self.sock.sendall(json.dumps(msg).encode() + b'\n')
+        while True:
+            resp = self._recv()
+            if 'event' in resp:
+                self.events.append(resp)
+            elif 'error' in resp:
+                raise QMPError(resp['error'])
+            elif 'return' in resp:
+                return resp['return']
+
+    def hmp(self, command_line):
+        """Run an HMP command through QMP; return its text output."""
+        return self.cmd('human-monitor-command', **{'command-line': command_line})
+
+    def get_event(self, name=None, timeout=30):
+        """Return (and remove) the first event called name (any if None)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            for i, ev in enumerate(self.events):
+                if name is None or ev['event'] == name:
+                    return self.events.pop(i)
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError('no QMP event %s' % name)
+            self.sock.settimeout(left)
+            try:
+                self.events.append(self._recv())
+            finally:
+                self.sock.settimeout(30)
+
+    def close(self):
+        self.file.close()
+        self.sock.close()
+
+
+def _boot_args(accel, mem):
+    # q35 with the default CPU boots fastest under TCG (-cpu max is slower).
+    # Option ROMs for -kernel come from the QEMU build's qemu-bundle.
+    return [QEMU, '-nodefaults', '-M', 'q35', '-accel', accel, '-m', mem,
+            '-display', 'none', '-no-reboot',
+            '-kernel', os.path.join(GUEST_DIR, 'vmlinuz'),
+            '-initrd', os.path.join(GUEST_DIR, 'initramfs.cpio.gz')]
+
+
+def probe_accel():
+    """'kvm' if this host's KVM really boots the guest, else 'tcg' (cached).
+
+    /dev/kvm may exist yet fail to run a stock kernel (nested paravirtual
+    KVM), so boot once with a trivial script and keep the verdict.
+    """
+    if os.environ.get('GUEST_ACCEL'):
+        return os.environ['GUEST_ACCEL']
+    cache = os.path.join(GUEST_DIR, 'accel')
+    try:
+        with open(cache) as f:
+            return f.read().strip()
+    except FileNotFoundError:
+        pass
+    verdict = 'tcg'
+    if os.access('/dev/kvm', os.R_OK | os.W_OK):
+        try:
+            out = Guest(script='echo kvm-ok', accel='kvm').run(timeout=10)
+            if out.strip() == 'kvm-ok':
+                verdict = 'kvm'
+        except GuestError:
+            pass
+    with open(cache, 'w') as f:
+        f.write(verdict + '\n')
+    return verdict
+
+
+class Guest:
+    """One QEMU running the test guest.
+
+    netdev: list of -netdev option strings; each gets a virtio-net-pci
+        device (nic_opts appended to it, e.g. ',mac=...').
+    script: the guest script's text (run by busybox sh in the guest).
+    extra_args: more QEMU arguments. append: more kernel arguments.
+    qmp: open a QMP connection (self.qmp). shared_memory: guest RAM from a
+        shared memfd (needed by vhost-user backends).
+    interactive: serial console on our stdin/stdout (without a script the
+        guest starts a shell there).
+    """
+
+    def __init__(self, netdev=(), script=None, extra_args=(), qmp=False,
+                 accel=None, nic_opts='', append='', mem='256M',
+                 shared_memory=False, interactive=False, name='guest'):
+        self.netdev = list(netdev)
+        self.script = script
+        self.extra_args = list(extra_args)
+        self.want_qmp = qmp
+        self.accel = accel
+        self.nic_opts = nic_opts
+        self.append = append
+        self.mem = mem
+        self.shared_memory = shared_memory
+        self.interactive = interactive
+        self.name = name
+        self.proc = None
+        self.cmdline = None       # QEMU's argument list, once started
+        self.qmp = None
+        self.rc = None            # guest script's exit status
+        self.lines = []           # results port output so far
+        self._cond = threading.Condition()
+        self._cursor = 0          # lines wait_for() has looked at
+        self._eof = False
+        self._port = None
+        self._reader = None
+        self.dir = None
+
+    # -- life cycle --
+    def args(self):
+        a = _boot_args(self.accel or probe_accel(), self.mem)
+        cmdline = 'console=ttyS0 quiet panic=-1 ' + self.append
+        a += ['-append', cmdline.strip()]
+        if self.interactive:
+            a += ['-serial', 'mon:stdio']
+        else:
+            a += ['-chardev', 'file,id=con,path=%s/console.log' % self.dir,
+                  '-serial', 'chardev:con']
+        a += ['-device', 'virtio-serial-pci',
+              '-chardev', 'socket,id=results,path=%s/results.sock' % self.dir,
+              '-device', 'virtserialport,chardev=results,name=results']
+        if self.script is not None:
+            path = os.path.join(self.dir, 'script.sh')
+            with open(path, 'w') as f:
+                f.write(self.script)
+            a += ['-fw_cfg', 'name=opt/guest-script,file=' + path]
+        if self.shared_memory:
+            a += ['-object', 'memory-backend-memfd,id=mem0,size=%s,share=on'
+                  % self.mem, '-numa', 'node,memdev=mem0']
+        for nd in self.netdev:
+            nid = re.search(r'(?:^|,)id=([^,]+)', nd).group(1)
+            a += ['-netdev', nd,
+                  '-device', 'virtio-net-pci,netdev=%s%s' % (nid, self.nic_opts)]
+        if self.want_qmp:
+            a += ['-chardev', 'socket,id=qmp,path=%s/qmp.sock' % self.dir,
+                  '-mon', 'chardev=qmp,mode=control']
+        return a + self.extra_args
+
+    def start(self):
+        """Start QEMU in the background; QMP (if asked for) is connected."""
+        ensure_built()
+        self.dir = tempfile.mkdtemp(prefix='guest-')
+        try:
+            # We listen, QEMU connects at startup: no output can be missed.
+            res = self._listen('results.sock')
+            mon = self._listen('qmp.sock') if self.want_qmp else None
+            self.cmdline = self.args()
+            if self.interactive:
+                self.proc = subprocess.Popen(self.cmdline)
+            else:
+                with open(self._path('qemu.log'), 'wb') as log:
+                    self.proc = subprocess.Popen(
+                        self.cmdline, stdin=subprocess.DEVNULL,
+                        stdout=log, stderr=subprocess.STDOUT)
+            self._port = self._accept(res)
+            self._reader = threading.Thread(target=self._read_results,
+                                            daemon=True)
+            self._reader.start()
+            if mon:
+                self.qmp = QMP(self._accept(mon))
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def wait(self, timeout=60):
+        """Wait for QEMU to exit; return the guest script's exit status."""
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            raise GuestTimeout('%s: no poweroff within %ss\n%s'
+                               % (self.name, timeout, self.diagnostics()))
+        self._reader.join(5)
+        if self.rc is None:
+            raise GuestError('%s: QEMU exited (%s) without a guest exit status\n%s'
+                             % (self.name, self.proc.returncode, self.diagnostics()))
+        return self.rc
+
+    def run(self, timeout=60, check=False):
+        """Boot, wait for poweroff, return the output (status in self.rc)."""
+        try:
+            if not self.proc:
+                self.start()
+            rc = self.wait(timeout)
+        finally:
+            self.close()
+        if check and rc != 0:
+            raise GuestError('%s: guest script exited %d\n%s'
+                             % (self.name, rc, self.output))
+        return self.output
+
+    def kill(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+    def close(self):
+        """Kill QEMU if still running and remove the work directory."""
+        self.kill()
+        if self.qmp:
+            self.qmp.close()
+        if self._port:
+            self._port.close()
+        if self.dir:
+            self._console = self.console()
+            self._qemu_log = self._read('qemu.log')
+            shutil.rmtree(self.dir, ignore_errors=True)
+            self.dir = None
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.close()
+
+    # -- results port --
+    @property
+    def output(self):
+        return ''.join(line + '\n' for line in self.lines)
+
+    def wait_for(self, pattern, timeout=60):
+        """Wait for a results line matching regex pattern; return the match.
+
+        Lines are consumed: the next call looks only at later lines.
+        """
+        rx = re.compile(pattern)
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                while self._cursor < len(self.lines):
+                    self._cursor += 1
+                    m = rx.search(self.lines[self._cursor - 1])
+                    if m:
+                        return m
+                if self._eof:
+                    raise GuestError('%s: guest ended before %r\n%s'
+                                     % (self.name, pattern, self.diagnostics()))
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise GuestTimeout('%s: no %r within %ss\n%s'
+                                       % (self.name, pattern, timeout,
+                                          self.diagnostics()))
+                self._cond.wait(left)
+
+    def send(self, data):
+        """Write to the results port (guest: host_read VAR, or read fd 3)."""
+        self._port.sendall(data.encode() if isinstance(data, str) else data)
+
+    def _read_results(self):
+        for raw in self._port.makefile('rb'):
+            line = raw.decode(errors='replace').rstrip('\r\n')
+            with self._cond:
+                if line.startswith(EXIT_MARK):
+                    self.rc = int(line[len(EXIT_MARK):])
+                else:
+                    self.lines.append(line)
+                self._cond.notify_all()
+        with self._cond:
+            self._eof = True
+            self._cond.notify_all()
+
+    # -- diagnostics --
+    def console(self):
+        """The guest's serial console output (kernel messages)."""
+        return self._read('console.log') if self.dir else getattr(self, '_console', '')
+
+    def diagnostics(self):
+        qlog = self._read('qemu.log') if self.dir else getattr(self, '_qemu_log', '')
+        return ('--- results ---\n%s--- console (tail) ---\n%s\n--- qemu ---\n%s'
+                % (self.output, '\n'.join(self.console().splitlines()[-20:]), qlog))
+
+    # -- helpers --
+    def _path(self, name):
+        return os.path.join(self.dir, name)
+
+    def _read(self, name):
+        try:
+            with open(self._path(name), errors='replace') as f:
+                return f.read()
+        except (OSError, TypeError):
+            return ''
+
+    def _listen(self, name):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.bind(self._path(name))
+        s.listen(1)
+        s.settimeout(0.1)
+        return s
+
+    def _accept(self, lsock, timeout=30):
+        deadline = time.monotonic() + timeout
+        try:
+            while True:
+                try:
+                    conn, _ = lsock.accept()
+                    conn.settimeout(None)
+                    return conn
+                except socket.timeout:
+                    if self.proc.poll() is not None or time.monotonic() > deadline:
+                        raise GuestError('%s: QEMU did not start (%s)\n%s\n%s'
+                                         % (self.name, self.proc.returncode,
+                                            ' '.join(self.cmdline),
+                                            self._read('qemu.log')))
+        finally:
+            lsock.close()
+
+
+def main():
+    p = argparse.ArgumentParser(
+        description='Boot the test guest, print its results output and exit '
+                    'with its script status (124: timeout, 125: harness error).',
+        epilog='Arguments after -- go to QEMU.')
+    p.add_argument('--netdev', action='append', default=[],
+                   help='-netdev option string (repeatable); a virtio-net-pci '
+                        'is added for each')
+    p.add_argument('--script', help='guest script file (- for stdin); '
+                   'without one: a shell on the serial console, here')
+    p.add_argument('--timeout', type=float, default=60)
+    p.add_argument('--accel', help='kvm or tcg (default: probed)')
+    p.add_argument('--append', default='', help='more kernel arguments')
+    p.add_argument('--console', action='store_true',
+                   help='also print the guest console to stderr')
+    p.add_argument('qemu_args', nargs='*')
+    o = p.parse_args()
+    script = None
+    if o.script:
+        script = sys.stdin.read() if o.script == '-' else open(o.script).read()
+    g = Guest(netdev=o.netdev, script=script, extra_args=o.qemu_args,
+              accel=o.accel, append=o.append, interactive=script is None)
+    if script is None:
+        g.start()
+        g.proc.wait()
+        g.close()
+        return 0
+    try:
+        out = g.run(timeout=o.timeout)
+        rc = g.rc
+    except GuestTimeout as e:
+        out, rc = g.output, 124
+        print(e, file=sys.stderr)
+    except GuestError as e:
+        out, rc = g.output, 125
+        print(e, file=sys.stderr)
+    sys.stdout.write(out)
+    if o.console:
+        sys.stderr.write(g.console())
+    return rc
+
+
+if __name__ == '__main__':
+    sys.exit(main())
