@@ -46,6 +46,8 @@ done
 run_tap checkpatch "$TOP/scripts/tap.sh" "$TOP/scripts/checkpatch.sh"
 run_tap upstream-apply "$TOP/scripts/tap.sh" "$TOP/scripts/check-upstream.sh"
 run_tap disable-passt "$TOP/scripts/tap.sh" "$TOP/scripts/check-disable-passt.sh"
+run_tap fuzz timeout 1800 env QEMU="$QTEST_QEMU_BINARY" PASST="$QTEST_PASST" \
+    python3 "$TOP/tests/fuzz/netdev_passt_fuzz.py"
 run_tap guest timeout 1800 python3 "$TOP/tests/guest/run.py"
 if [ -n "$each_patch" ]; then
     run_tap each-patch "$TOP/scripts/each-patch.sh"
