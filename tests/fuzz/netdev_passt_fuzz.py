@@ -28,6 +28,7 @@ PASST = os.environ.get('PASST', os.path.join(TOP, 'build', 'passt', 'bin',
 ITERATIONS = int(os.environ.get('FUZZ_ITERATIONS', '2000'))
 SEED = int(os.environ.get('FUZZ_SEED', str(random.randrange(1 << 32))))
 
+STARTED = []
 BOOLS = ['quiet', 'debug', 'trace', 'vhost-user', 'dhcp-dns', 'dhcp-search',
          'tcp', 'udp', 'icmp', 'dhcp', 'ndp', 'dhcpv6', 'ra', 'freebind',
          'ipv4', 'ipv6']
@@ -182,6 +183,7 @@ def main():
                              '-qmp', 'unix:%s,server=on,wait=on' % sockpath],
                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE)
+    STARTED.append(qemu)
     for _ in range(100):
         if os.path.exists(sockpath):
             break
@@ -272,4 +274,11 @@ def main():
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    finally:
+        # whatever failed, no QEMU of ours outlives the test
+        for proc in STARTED:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
