@@ -1,6 +1,6 @@
 # Developer targets; each is a script in scripts/ (see README.md).
 .PHONY: all deps fetch tree export check-export build passt test test-all \
-	checkpatch each-patch demo clean distclean
+	checkpatch each-patch demo bench clean distclean
 
 all: build
 
@@ -29,6 +29,10 @@ each-patch:
 	scripts/each-patch.sh
 demo:
 	scripts/demo.sh
+# Side by side throughput, latency, start-up and CPU per backend (minutes)
+bench: build
+	bash guest/build-guest.sh
+	python3 bench/run.py
 # Keeps downloads and the work tree (which may hold unexported commits).
 clean:
 	rm -rf build/qemu-build build/each-patch-build build/test-logs \

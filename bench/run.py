@@ -397,7 +397,7 @@ def summarize(values):
     if not v:
         return None
     return {'median': statistics.median(v), 'min': min(v), 'max': max(v),
-            'n': len(v)}
+            'n': len(v), 'failed': len(values) - len(v)}
 
 
 def wait_qemu(timeout=900):
@@ -492,6 +492,11 @@ class BackendRun:
                     fn()
                 except Exception as e:      # noqa: BLE001
                     log('%s: cleanup: %s' % (be['name'], e))
+            if self.info.get('errors'):
+                for name in sorted(os.listdir(self.workdir)):
+                    if name.endswith('.log'):
+                        with open(os.path.join(self.workdir, name), errors='replace') as f:
+                            self.info['log ' + name] = f.read()[-3000:]
             shutil.rmtree(self.workdir, ignore_errors=True)
 
     def _setup(self):
@@ -588,8 +593,10 @@ class BackendRun:
     # -- measurements --
     def _measure(self):
         o = self.o
-        steps = [('tcp', self.m_tcp), ('tps', self.m_tps), ('udp', self.m_udp),
-                 ('startup', self.m_startup)]
+        # start-up first, while the guest is idle: the RSS samples around a
+        # hot-plug are less disturbed than after the transfers
+        steps = [('startup', self.m_startup), ('tcp', self.m_tcp),
+                 ('tps', self.m_tps), ('udp', self.m_udp)]
         for name, fn in steps:
             if o.only and name not in o.only:
                 continue
@@ -628,9 +635,17 @@ class BackendRun:
 
     def transfer(self, metric, fn, udp=False):
         a = self.cpu.snap()
-        j = fn()
+        try:
+            j = fn()
+            rate, nbytes, loss = iperf_summary(j, udp)
+        except Exception as e:      # noqa: BLE001
+            # one failed run does not end the backend's measurements
+            msg = '%s: %s' % (type(e).__name__, e)
+            log('%s: %s failed: %s' % (self.be['name'], metric, msg))
+            self.add(metric, {'value': None, 'error': msg})
+            self.info.setdefault('errors', []).append('%s: %s' % (metric, msg))
+            return {'loss': None}
         b = self.cpu.snap()
-        rate, nbytes, loss = iperf_summary(j, udp)
         run = {'value': rate, 'bytes': nbytes}
         run.update(self.cpu.delta(a, b))
         if udp:
@@ -651,6 +666,8 @@ class BackendRun:
         tot = {}
         for k in TCP_KEYS:
             for r in self.runs.get(k, []):
+                if r.get('value') is None:
+                    continue
                 for f in ('bytes', 'qemu_cpu_s', 'qemu_io_cpu_s', 'passt_cpu_s'):
                     if f in r:
                         tot[f] = tot.get(f, 0) + r[f]
@@ -663,7 +680,7 @@ class BackendRun:
             # per direction too, in the raw data
             for k in TCP_KEYS:
                 for r in self.runs.get(k, []):
-                    gbk = r['bytes'] / 1e9
+                    gbk = r.get('bytes', 0) / 1e9
                     for f in ('qemu_cpu_s', 'qemu_io_cpu_s', 'passt_cpu_s'):
                         if f in r and gbk:
                             r[f.replace('_s', '_per_gb')] = r[f] / gbk
@@ -671,7 +688,13 @@ class BackendRun:
     def m_tps(self):
         for _ in range(self.o.runs):
             a = self.cpu.snap()
-            r = rr_client(self.fwd_addr, self.ctx['rr'], self.o.seconds, self.ns)
+            try:
+                r = rr_client(self.fwd_addr, self.ctx['rr'], self.o.seconds, self.ns)
+            except Exception as e:      # noqa: BLE001
+                log('%s: tps failed: %s' % (self.be['name'], e))
+                self.add('tps', {'value': None, 'error': str(e)})
+                self.info.setdefault('errors', []).append('tps: %s' % e)
+                continue
             r.update(self.cpu.delta(a, self.cpu.snap()))
             self.add('tps', r)
             log('%s: tps %.0f (p50 %.0f us)' % (self.be['name'], r['value'],
@@ -681,9 +704,9 @@ class BackendRun:
         b = '-u -b %s -l %d' % (self.o.udp_rate, self.o.udp_len)
         for _ in range(self.o.runs):
             r = self.transfer('udp_g2h_rate', lambda: self.guest_iperf(b), udp=True)
-            self.add('udp_g2h_loss', {'value': r['loss']})
+            self.add('udp_g2h_loss', {'value': r.get('loss')})
             r = self.transfer('udp_h2g_rate', lambda: self.host_iperf(b), udp=True)
-            self.add('udp_h2g_loss', {'value': r['loss']})
+            self.add('udp_h2g_loss', {'value': r.get('loss')})
 
     def m_startup(self):
         hp = self.be.get('hotplug')
@@ -769,7 +792,11 @@ class BackendRun:
         if prss is not None:
             self.add('passt_rss_kb', {'value': prss, 'pid': pid})
         if rss0 and rss1:
-            self.add('qemu_rss_delta_kb', {'value': rss1 - rss0})
+            # only the first hot-plug: a NIC unplugged before is freed
+            # lazily (RCU), so later rounds can show negative growth
+            run['qemu_rss_delta_kb'] = rss1 - rss0
+            if i == 1:
+                self.add('qemu_rss_delta_kb', {'value': rss1 - rss0})
         log('%s: start-up #%d: ready %.1f ms + answer %s ms; lease after %.0f ms'
             % (self.be['name'], i, run['ready_ms'],
                '%.2f' % run['answer_ms'] if 'answer_ms' in run else '?',
@@ -794,6 +821,8 @@ def cell(summary, fmt, base):
         s += ' [%s–%s]' % (fmt % summary['min'], fmt % summary['max'])
     if base and base.get('median'):
         s += ' (%.2fx)' % (summary['median'] / base['median'])
+    if summary.get('failed'):
+        s += ' (%d run(s) failed)' % summary['failed']
     return s
 
 
