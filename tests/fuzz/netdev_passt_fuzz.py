@@ -6,7 +6,7 @@ long strings, odd bytes, duplicate ids, bad paths, bad param) and checks
 that QEMU answers every one and never dies, and that afterwards no passt
 process, QEMU fd or private directory is left. TAP on stdout.
 
-Environment: QEMU, PASST (binaries), FUZZ_ITERATIONS (default 2000: about
+Environment: QEMU, PASST (binaries), FUZZ_ITERATIONS (default 4000: about
 a minute here), FUZZ_SEED (default: random, printed).
 """
 
@@ -25,7 +25,7 @@ QEMU = os.environ.get('QEMU', os.path.join(TOP, 'build', 'qemu-build',
                                            'qemu-system-x86_64'))
 PASST = os.environ.get('PASST', os.path.join(TOP, 'build', 'passt', 'bin',
                                              'passt'))
-ITERATIONS = int(os.environ.get('FUZZ_ITERATIONS', '2000'))
+ITERATIONS = int(os.environ.get('FUZZ_ITERATIONS', '4000'))
 SEED = int(os.environ.get('FUZZ_SEED', str(random.randrange(1 << 32))))
 
 STARTED = []
