@@ -15,7 +15,7 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 git -C "$QEMU_TREE" -c core.abbrev=12 -c diff.noprefix=false \
     -c format.signature= -c format.coverLetter=false \
-    format-patch -q --zero-commit --no-signature --no-stat --stat \
+    format-patch -q --zero-commit --signature=qemu-passt-series --stat \
     --cover-letter --subject-prefix=PATCH -o "$tmp" "$BASE_TAG"..HEAD
 
 # Fill the cover letter's placeholders from doc/cover-letter.txt (first
