@@ -7,8 +7,7 @@ all: build
 deps:
 	scripts/deps.sh
 fetch: deps
-	. scripts/config.sh && scripts/fetch-source.sh qemu "$$QEMU_PIN" \
-	    "$$QEMU_SERIES" "$$QEMU_SRC" "$$QEMU_ORIG"
+	scripts/fetch-qemu.sh
 tree: fetch
 	scripts/mktree.sh
 export:

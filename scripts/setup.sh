@@ -6,7 +6,7 @@ set -euo pipefail
 . "$(dirname "$0")/config.sh"
 
 "$TOP/scripts/deps.sh"
-"$TOP/scripts/fetch-source.sh" qemu "$QEMU_PIN" "$QEMU_SERIES" "$QEMU_SRC" "$QEMU_ORIG"
+"$TOP/scripts/fetch-qemu.sh"
 "$TOP/scripts/build-passt.sh"
 "$TOP/scripts/mktree.sh"
 "$TOP/scripts/check-export.sh"

@@ -11,7 +11,6 @@ a minute here), FUZZ_SEED (default: random, printed).
 """
 
 import glob
-import json
 import os
 import random
 import socket
@@ -21,6 +20,8 @@ import tempfile
 import time
 
 TOP = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..')
+sys.path.insert(0, os.path.join(TOP, 'guest'))
+from guestlib import QMP, QMPError  # noqa: E402
 QEMU = os.environ.get('QEMU', os.path.join(TOP, 'build', 'qemu-build',
                                            'qemu-system-x86_64'))
 PASST = os.environ.get('PASST', os.path.join(TOP, 'build', 'passt', 'bin',
@@ -133,32 +134,6 @@ def raw_garbage(r):
     ])
 
 
-class Qmp:
-    def __init__(self, path):
-        self.sock = socket.socket(socket.AF_UNIX)
-        self.sock.settimeout(30)
-        self.sock.connect(path)
-        self.file = self.sock.makefile('rb')
-        self.recv()
-        self.send({'execute': 'qmp_capabilities'})
-        self.reply()
-
-    def recv(self):
-        line = self.file.readline()
-        if not line:
-            raise EOFError('QMP closed')
-        return json.loads(line)
-
-    def send(self, msg):
-        self.sock.sendall(json.dumps(msg).encode() + b'\n')
-
-    def reply(self):
-        while True:
-            m = self.recv()
-            if 'return' in m or 'error' in m:
-                return m
-
-
 def children(pid):
     out = []
     for stat in glob.glob('/proc/[0-9]*/stat'):
@@ -188,13 +163,12 @@ def main():
         if os.path.exists(sockpath):
             break
         time.sleep(0.05)
-    q = Qmp(sockpath)
+    sock = socket.socket(socket.AF_UNIX)
+    sock.connect(sockpath)
+    q = QMP(sock)
     # warm up GLib's worker thread (one eventfd, once), then count fds
-    q.send({'execute': 'netdev_add', 'arguments': {'type': 'passt', 'id': 'w',
-                                                   'path': PASST}})
-    q.reply()
-    q.send({'execute': 'netdev_del', 'arguments': {'id': 'w'}})
-    q.reply()
+    q.cmd('netdev_add', type='passt', id='w', path=PASST)
+    q.cmd('netdev_del', id='w')
     time.sleep(0.5)
     fds_before = len(os.listdir('/proc/%d/fd' % qemu.pid))
 
@@ -207,28 +181,28 @@ def main():
             if r.random() < 0.03:
                 # then a control character: a lexical error resets the
                 # parser (docs/interop/qmp-spec.rst)
-                q.sock.sendall(raw_garbage(r) + b'\x01\n')
-                q.send({'execute': 'query-status'})
-                while 'return' not in q.recv():
+                q.sock.sendall(raw_garbage(r) + b'\x01\n' +
+                               b'{"execute": "query-status", "id": "sync"}\n')
+                # the garbage's errors come first, then query-status's reply
+                while q._recv().get('id') != 'sync':
                     pass
                 answered += 1
                 continue
             args = rnd_args(r, ids)
-            q.send({'execute': 'netdev_add', 'arguments': args})
-            m = q.reply()
-            answered += 1
-            if 'return' in m:
-                added += 1
-                if r.random() < 0.8 or args['id'] not in ids:
-                    q.send({'execute': 'netdev_del', 'arguments': {'id': args['id']}})
-                    q.reply()
-                else:
-                    live.add(args['id'])    # later ones must clash with it
-            else:
+            try:
+                q.cmd('netdev_add', **args)
+            except QMPError:
+                answered += 1
                 failed += 1
+                continue
+            answered += 1
+            added += 1
+            if r.random() < 0.8 or args['id'] not in ids:
+                q.cmd('netdev_del', id=args['id'])
+            else:
+                live.add(args['id'])    # later ones must clash with it
         for nid in live:
-            q.send({'execute': 'netdev_del', 'arguments': {'id': nid}})
-            q.reply()
+            q.cmd('netdev_del', id=nid)
         print('ok 1 - QEMU answered all %d requests (%d added, %d refused) in %.0fs'
               % (answered, added, failed, time.monotonic() - t0))
     except Exception as e:
@@ -243,8 +217,7 @@ def main():
     deadline = time.monotonic() + 10
     left = fds = None
     while alive and time.monotonic() < deadline:
-        q.send({'execute': 'query-status'})
-        q.reply()
+        q.cmd('query-status')
         left = children(qemu.pid)
         fds = len(os.listdir('/proc/%d/fd' % qemu.pid))
         if not left and fds == fds_before:
@@ -260,8 +233,7 @@ def main():
                 print('# left: %d %s' % (c, open('/proc/%d/cmdline' % c).read().replace('\0', ' ')))
             except OSError:
                 pass
-        q.send({'execute': 'human-monitor-command', 'arguments': {'command-line': 'info network'}})
-        print('# info network: %r' % q.reply())
+        print('# info network: %r' % q.hmp('info network'))
     dirs = set(glob.glob('/tmp/qemu-passt-*')) - dirs_before
     print('%s 4 - no private directory left%s' % ('ok' if not dirs else 'not ok',
           (': %s' % sorted(dirs)) if dirs else ''))
