@@ -16,10 +16,14 @@ if [ ! -d "$wt" ]; then
 fi
 
 run_qtests() {
-    local t
+    local t name args
     for t in "$@"; do
+        read -r name args <<< "$t"
+        # shellcheck disable=SC2086 # the arguments are words
         QTEST_QEMU_BINARY=$QEMU_BUILD/qemu-system-x86_64 \
-            QTEST_PASST=$PASST_PREFIX/bin/passt timeout 600 "$QEMU_BUILD/tests/qtest/$t" || return 1
+            QTEST_PASST=$PASST_PREFIX/bin/passt \
+            QTEST_PASST_REPAIR=$PASST_PREFIX/bin/passt-repair \
+            timeout 600 "$QEMU_BUILD/tests/qtest/$name" $args || return 1
     done
 }
 
@@ -29,14 +33,18 @@ for c in "${commits[@]}"; do
     n=$((n + 1))
     subject=$(git -C "$main" log -1 --format=%s "$c")
     git -C "$wt" checkout -q --detach "$c"
-    present=()
+    present=() targets=()
     for t in "${qtests[@]}"; do
-        [ -f "$wt/tests/qtest/$t.c" ] && present+=("$t")
+        name=${t%% *}
+        if [ -f "$wt/tests/qtest/$name.c" ]; then
+            present+=("$t")
+            targets+=("tests/qtest/$name")
+        fi
     done
     log=$BUILD/each-patch-$n.log
-    if "$TOP/scripts/build-qemu.sh" "${present[@]/#/tests/qtest/}" > "$log" 2>&1 &&
+    if "$TOP/scripts/build-qemu.sh" "${targets[@]}" > "$log" 2>&1 &&
        run_qtests "${present[@]}" >> "$log" 2>&1; then
-        echo "ok $n - builds and passes ${present[*]}: $subject"
+        echo "ok $n - builds and passes ${present[*]%% *}: $subject"
     else
         echo "not ok $n - $subject (see $log)"
         tail -n 30 "$log" | sed 's/^/# /'

@@ -9,7 +9,8 @@ each_patch=
 [ "${1:-}" = --each-patch ] && each_patch=1
 
 mapfile -t QTESTS < <(grep -v '^\s*\(#\|$\)' "$TOP/scripts/qtests.txt")
-"$TOP/scripts/setup.sh" "${QTESTS[@]/#/tests/qtest/}"
+mapfile -t targets < <(printf '%s\n' "${QTESTS[@]}" | awk '{ print $1 }' | sort -u)
+"$TOP/scripts/setup.sh" "${targets[@]/#/tests/qtest/}"
 
 LOGS=$BUILD/test-logs
 rm -rf "$LOGS"
@@ -40,8 +41,11 @@ run_tap() {
 
 export QTEST_QEMU_BINARY=$QEMU_BUILD/qemu-system-x86_64
 export QTEST_PASST=$PASST_PREFIX/bin/passt
+export QTEST_PASST_REPAIR=$PASST_PREFIX/bin/passt-repair
 for t in "${QTESTS[@]}"; do
-    run_tap "qtest-$t" timeout 600 "$QEMU_BUILD/tests/qtest/$t" --tap
+    read -r name args <<< "$t"
+    # shellcheck disable=SC2086 # the arguments are words
+    run_tap "qtest-$name" timeout 600 "$QEMU_BUILD/tests/qtest/$name" --tap $args
 done
 run_tap checkpatch "$TOP/scripts/tap.sh" "$TOP/scripts/checkpatch.sh"
 run_tap upstream-apply "$TOP/scripts/tap.sh" "$TOP/scripts/check-upstream.sh"

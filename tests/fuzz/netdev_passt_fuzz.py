@@ -26,6 +26,7 @@ QEMU = os.environ.get('QEMU', os.path.join(TOP, 'build', 'qemu-build',
                                            'qemu-system-x86_64'))
 PASST = os.environ.get('PASST', os.path.join(TOP, 'build', 'passt', 'bin',
                                              'passt'))
+REPAIR = os.path.join(os.path.dirname(PASST), 'passt-repair')
 ITERATIONS = int(os.environ.get('FUZZ_ITERATIONS', '4000'))
 SEED = int(os.environ.get('FUZZ_SEED', str(random.randrange(1 << 32))))
 
@@ -36,7 +37,7 @@ BOOLS = ['quiet', 'debug', 'trace', 'vhost-user', 'dhcp-dns', 'dhcp-search',
 STRS = ['path', 'pcap-file', 'address', 'netmask', 'mac', 'gateway',
         'interface', 'outbound', 'outbound-if4', 'outbound-if6', 'dns',
         'fqdn', 'map-host-loopback', 'map-guest-addr', 'dns-forward',
-        'dns-host', 'fd']
+        'dns-host', 'fd', 'repair-helper']
 LISTS = ['search', 'tcp-ports', 'udp-ports', 'param']
 GOOD = {
     'address': ['10.0.2.15', 'fd00::15', '192.0.2.7'],
@@ -49,6 +50,7 @@ GOOD = {
     'udp-ports': ['5353', 'none'],
     'search': ['example.test', 'a.b'],
     'param': ['--quiet', '-d', '--no-map-gw'],
+    'repair-helper': [REPAIR, '/bin/true', '/nonexistent/passt-repair'],
 }
 ODD = ['', '-', '--', '-F3', '-fs', '--fd=3', '--pid', '--socket=/tmp/x',
        '\n', 'a\nb', '\t', '\u00e9', '\u202e', '\ud7ff', '%s%n', '${IFS}',
@@ -118,8 +120,6 @@ def rnd_args(r, ids):
                                 '/tmp', 'passt-not-in-path', '', PASST])
         else:
             args[k] = rnd_str(r) if r.random() < 0.8 else rnd_value(r)
-    if args.get('vhost-user') is True:
-        args['vhost-user'] = False      # another series
     return args
 
 
