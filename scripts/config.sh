@@ -18,6 +18,7 @@ QEMU_TREE=${QEMU_TREE:-$BUILD/qemu}             # git work tree: base commit + s
 QEMU_BUILD=${QEMU_BUILD:-$BUILD/qemu-build}      # meson build directory
 PASST_SRC=$BUILD/passt-src
 PASST_PREFIX=$BUILD/passt         # installed passt: $PASST_PREFIX/bin/passt
+PASST_OLD_PREFIX=$BUILD/passt-old # Debian 12's passt: $PASST_OLD_PREFIX/usr/bin/passt
 BASE_TAG=base
 
 SERIES_AUTHOR="QEMU passt series developers"

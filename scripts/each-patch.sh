@@ -23,6 +23,7 @@ run_qtests() {
         QTEST_QEMU_BINARY=$QEMU_BUILD/qemu-system-x86_64 \
             QTEST_PASST=$PASST_PREFIX/bin/passt \
             QTEST_PASST_REPAIR=$PASST_PREFIX/bin/passt-repair \
+            QTEST_PASST_OLD=$PASST_OLD_PREFIX/usr/bin/passt \
             timeout 600 "$QEMU_BUILD/tests/qtest/$name" $args || return 1
     done
 }

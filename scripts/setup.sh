@@ -8,6 +8,7 @@ set -euo pipefail
 "$TOP/scripts/deps.sh"
 "$TOP/scripts/fetch-qemu.sh"
 "$TOP/scripts/build-passt.sh"
+"$TOP/scripts/fetch-old-passt.sh"
 "$TOP/scripts/mktree.sh"
 "$TOP/scripts/check-export.sh"
 "$TOP/scripts/build-qemu.sh" "$@"
