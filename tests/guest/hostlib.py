@@ -249,6 +249,117 @@ def info_pid(status):
     return int(m.group(1)) if m else None
 
 
+def info_passt(status):
+    """(mode, pid, repair socket) from a passt netdev's 'info network'
+    status: 'passt: vhost-user, pid 1234, repair socket /d/passt.socket.repair'
+    -> ('vhost-user', 1234, '/d/passt.socket.repair'); Nones if it is not
+    running (starting, restarting, failed)."""
+    m = re.match(r'passt: (stream|vhost-user), pid (\d+)(?:,|$)', status or '')
+    if not m:
+        return None, None, None
+    r = re.search(r', repair socket (.+?)\s*$', status)
+    return m.group(1), int(m.group(2)), r and r.group(1)
+
+
+def exe_name(pid):
+    try:
+        return os.path.basename(os.readlink('/proc/%d/exe' % pid))
+    except OSError:
+        return None
+
+
+def unix_listening(path, timeout=20):
+    """Wait until a unix stream socket listens on path (/proc/net/unix:
+    __SO_ACCEPTCON in Flags); the file alone may be bound, not yet
+    listening, and connecting to find out would be a client to passt."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with open('/proc/net/unix') as f:
+                for l in f.readlines()[1:]:
+                    w = l.split()
+                    if len(w) >= 8 and w[7] == path and int(w[3], 16) & 0x10000:
+                        return True
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+
+
+def descendants(pid):
+    """Processes below pid (children, their children...)."""
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            tasks = os.listdir('/proc/%d/task' % p)
+        except OSError:
+            continue
+        for t in tasks:
+            try:
+                with open('/proc/%d/task/%s/children' % (p, t)) as f:
+                    kids = [int(k) for k in f.read().split()]
+            except OSError:
+                continue
+            out += kids
+            todo += kids
+    return out
+
+
+class Procs:
+    """What a group must not leave behind: its QEMUs and what they started
+    (passt, passt-repair, and passt's private directories), noted with
+    see() while they run, and processes the group started itself (add())."""
+
+    def __init__(self):
+        self.pids = {}          # pid -> executable name when seen
+        self.dirs = set()       # directories of passt's --socket and --pid
+
+    def add(self, pid):
+        name = exe_name(pid)
+        if name:
+            self.pids[pid] = name
+
+    def see(self, *guests):
+        for g in guests:
+            if g and g.proc and g.proc.poll() is None:
+                self.add(g.proc.pid)
+                for p in descendants(g.proc.pid):
+                    self.add(p)
+                    try:
+                        with open('/proc/%d/cmdline' % p, 'rb') as f:
+                            cmd = f.read().decode(errors='replace').split('\0')
+                    except OSError:
+                        continue
+                    for i, w in enumerate(cmd[:-1]):
+                        if w in ('--socket', '--pid'):
+                            self.dirs.add(os.path.dirname(cmd[i + 1]))
+
+    def alive(self):
+        return {p: n for p, n in self.pids.items()
+                if pid_state(p) not in ('gone', 'Z') and exe_name(p) == n}
+
+    def leftovers(self, timeout=10):
+        """{pid: name, directory: 'directory'} of what is still there after
+        timeout s; processes are then killed, directories removed."""
+        deadline = time.monotonic() + timeout
+        while (self.alive() or any(os.path.exists(d) for d in self.dirs)) and \
+                time.monotonic() < deadline:
+            time.sleep(0.1)
+        left = self.alive()
+        for p in left:
+            try:
+                os.kill(p, 9)
+            except OSError:
+                pass
+        for d in sorted(self.dirs):
+            if os.path.exists(d):
+                left[d] = 'directory'
+                subprocess.run(['rm', '-rf', d])
+        return left
+
+
 # ------------------------------------------------------------ ports ----
 def _free(port, kinds):
     for fam, typ, addr in kinds:
@@ -445,6 +556,82 @@ class TcpSink(TcpEcho):
                 return
 
 
+class TcpHold(TcpEcho):
+    """Keeps each connection: collects what arrives in order (data), how
+    the last one ended (end: None while open, 'eof' or the error, e.g. a
+    reset), and send() writes to the latest one. At EOF it closes its
+    side too."""
+
+    def __init__(self, *a, **kw):
+        self.data = b''
+        self.end = None
+        self.conns = []
+        super().__init__(*a, **kw)
+
+    def _serve(self, c):
+        self.conns.append(c)
+        try:
+            while True:
+                b = c.recv(65536)
+                if not b:
+                    self.end = 'eof'
+                    break
+                self.data += b
+        except OSError as e:
+            self.end = repr(e)
+        c.close()
+
+    def send(self, data):
+        self.conns[-1].sendall(data)
+
+    def wait(self, cond, timeout=30):
+        """Wait until cond(self) is true; return it."""
+        deadline = time.monotonic() + timeout
+        while not cond(self) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return cond(self)
+
+    def close(self):
+        for c in self.conns:
+            try:
+                c.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            c.close()
+        super().close()
+
+
+class TcpPattern(TcpEcho):
+    """Checks that what arrives on each connection is `pattern` over and
+    over, without keeping it: bytes (total), bad (offset of the first byte
+    that differs, or None), end ('eof' or the error)."""
+
+    def __init__(self, pattern, *a, **kw):
+        self.pattern = pattern
+        self.bytes = 0
+        self.bad = None
+        self.end = None
+        super().__init__(*a, **kw)
+
+    def _serve(self, c):
+        pat, n = self.pattern * 2, len(self.pattern)
+        with c:
+            try:
+                while True:
+                    b = c.recv(1 << 20)
+                    if not b:
+                        self.end = 'eof'
+                        return
+                    for i in range(0, len(b), n):
+                        chunk = b[i:i + n]
+                        off = (self.bytes + i) % n
+                        if self.bad is None and chunk != pat[off:off + len(chunk)]:
+                            self.bad = self.bytes + i
+                    self.bytes += len(b)
+            except OSError as e:
+                self.end = repr(e)
+
+
 class UdpEcho(Server):
     def __init__(self, *a, tag='host-udp', **kw):
         self.tag = tag.encode()
@@ -554,6 +741,14 @@ wait_gone() {
         usleep 100000; i=$((i + 1))
     done
 }
+# wait_grep FILE TEXT SECONDS: wait until FILE contains TEXT
+wait_grep() {
+    i=0
+    while ! grep -q "$2" "$1" 2>/dev/null; do
+        [ $i -ge $(($3 * 10)) ] && return 1
+        usleep 100000; i=$((i + 1))
+    done
+}
 echo @@ready
 while host_read cmd; do
     [ "$cmd" = quit ] && break
@@ -598,12 +793,69 @@ class Agent:
         self.g.send('quit\n')
         return self.g.wait(timeout)
 
+    def follow(self, guest):
+        """Talk to the guest through guest from now on: the QEMU its VM
+        was migrated to (the agent goes on running, unaware)."""
+        self.g = guest
+
 
 def agent_guest(netdev, ns=None, trace=True, extra=(), **kw):
     ex = list(extra)
     if trace:
         ex += ['-trace', 'net_passt*']
     return NsGuest(ns, netdev=netdev, script=AGENT, extra_args=ex, **kw)
+
+
+# ------------------------------------------------------- migration -----
+def incoming_guest(netdev, **kw):
+    """The destination of a migration: a QEMU like agent_guest(netdev,
+    **kw), waiting with -incoming defer (see migrate())."""
+    kw['extra'] = list(kw.get('extra', ())) + ['-incoming', 'defer']
+    return agent_guest(netdev, qmp=True, **kw)
+
+
+def migrate(src, dst, timeout=120):
+    """Live-migrate the VM of src into dst (an incoming_guest) over a unix
+    socket in dst's directory; wait until it runs there. Returns the
+    source's last query-migrate; raises GuestError if it fails."""
+    uri = 'unix:' + dst._path('migrate.sock')
+    dst.qmp.cmd('migrate-incoming', uri=uri)
+    # Local socket: no need to throttle; TCG guests dirty little memory.
+    src.qmp.cmd('migrate-set-parameters', **{'max-bandwidth': 4 << 30,
+                                             'downtime-limit': 2000})
+    src.qmp.cmd('migrate', uri=uri)
+    deadline = time.monotonic() + timeout
+    while True:
+        st = src.qmp.cmd('query-migrate')
+        if st.get('status') == 'completed':
+            break
+        if st.get('status') in ('failed', 'cancelled') or \
+                time.monotonic() > deadline:
+            raise GuestError('migration %s: %s\n--- source ---\n%s\n'
+                             '--- destination ---\n%s' % (
+                                 st.get('status'), st.get('error-desc', ''),
+                                 src.diagnostics(), dst.diagnostics()))
+        time.sleep(0.1)
+    while dst.qmp.cmd('query-status')['status'] != 'running':
+        if time.monotonic() > deadline:
+            raise GuestError('destination not running after migration\n'
+                             + dst.diagnostics())
+        time.sleep(0.1)
+    return st
+
+
+def retire(g, timeout=30):
+    """Quit a QEMU (the source, after a migration) and wait for it."""
+    try:
+        g.qmp.cmd('quit')
+    except (OSError, EOFError):
+        pass
+    try:
+        g.proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        pass
+    g.close()
+    return g.proc.returncode
 
 
 def dhcp6_parse(hexstr):

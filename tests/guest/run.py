@@ -14,14 +14,18 @@ Environment: QEMU, PASST (binaries), GUEST_ACCEL (kvm|tcg).
 
 import argparse
 import concurrent.futures
+import contextlib
 import hashlib
+import json
 import os
 import re
 import shutil
 import socket
+import stat
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import traceback
 
@@ -805,6 +809,976 @@ def g_equiv(c):
 
 
 # ------------------------------------------------------------------------
+# vhost-user mode (-netdev passt,...,vhost-user=on): guest RAM is a shared
+# memfd that passt maps; QEMU talks vhost-user to passt's socket.
+REPAIR = os.path.abspath(os.environ.get(
+    'PASST_REPAIR', os.path.join(os.path.dirname(P), 'passt-repair')))
+_refusals = {}
+_refusals_lock = threading.Lock()
+
+
+def qemu_refuses(opts):
+    """What this QEMU says about '-netdev passt,OPTS' (probed once, with
+    no guest), or None if it takes them."""
+    with _refusals_lock:
+        if opts not in _refusals:
+            cmd = [H.QEMU, '-M', 'none', '-nodefaults', '-display', 'none', '-S',
+                   '-qmp', 'stdio', '-netdev', 'passt,id=probe,path=%s,%s' % (P, opts)]
+            try:
+                r = subprocess.run(cmd, input='{"execute": "qmp_capabilities"}\n'
+                                   '{"execute": "quit"}\n', capture_output=True,
+                                   text=True, timeout=30)
+                why = None if '"host-qmp-quit"' in r.stdout else re.sub(
+                    r'^.*?: -netdev \S+: ', '', (r.stderr.strip().splitlines() or
+                                                  ['exit status %d' % r.returncode])[-1])
+            except subprocess.TimeoutExpired:
+                why = 'no answer within 30 s'
+            _refusals[opts] = why
+        return _refusals[opts]
+
+
+def unsupported(c, *opts):
+    """Fail every check of c if this QEMU refuses one of opts: the series
+    has them, so a refusal is a regression, not a reason to skip."""
+    for o in opts:
+        why = qemu_refuses(o)
+        if why:
+            for n in c.names:
+                c.ok(n, False, 'this QEMU refuses %s: %s' % (o, why))
+            return True
+    return False
+
+
+def reap(c, procs, name=None):
+    """Kill what the group's QEMUs left running; a failed check `name`
+    if there was any, else a note."""
+    left = procs.leftovers()
+    if name:
+        c.eq(name, left, {}, 'still running (now killed), pid: executable')
+    elif left:
+        c.infos.append('left running, killed: %r' % left)
+
+
+@contextlib.contextmanager
+def running(g):
+    """Like 'with g', but QEMU gets SIGTERM before SIGKILL, so that it can
+    stop passt and passt-repair and remove their directories."""
+    g.start()
+    try:
+        yield g
+    finally:
+        if g.proc and g.proc.poll() is None:
+            g.proc.terminate()
+            try:
+                g.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                pass
+        g.close()
+
+
+def vnd(opts='', nid='n0'):
+    return nd('vhost-user=on' + (',' + opts if opts else ''), nid)
+
+
+def vu_guest(netdev, incoming=False, **kw):
+    """A guest on vhost-user netdevs (shared guest RAM), with QMP."""
+    kw.setdefault('shared_memory', True)
+    if incoming:
+        return H.incoming_guest(netdev, **kw)
+    return agent_guest(netdev, qmp=True, **kw)
+
+
+def info_n0(g, nid='n0'):
+    st = H.passt_netdevs(g.qmp.hmp('info network')).get(nid)
+    return st, H.info_passt(st)
+
+
+def listeners_up(n):
+    """Guest snippet: wait until n TCP sockets listen."""
+    return ('i=0; while [ $(netstat -ltn | grep -c LISTEN) -lt %d ]; do\n'
+            '    usleep 100000; i=$((i+1)); [ $i -gt 50 ] && break; done\n' % n)
+
+
+def bounce(port, blob, timeout=60):
+    """Send blob to 127.0.0.1:port, half-close, return what comes back."""
+    got = b''
+    with socket.create_connection(('127.0.0.1', port), timeout=timeout) as s:
+        s.sendall(blob)
+        s.shutdown(socket.SHUT_WR)
+        while True:
+            b = s.recv(1 << 16)
+            if not b:
+                return got
+            got += b
+
+
+@group('vhost-user', [
+    'info network: passt in vhost-user mode with its pid',
+    'passt runs with --vhost-user on a socket',
+    'dhcpv4 address is the host address',
+    'dhcpv4 router is the host gateway',
+    'tcp to host loopback via gateway',
+    'udp to host loopback via gateway',
+    'tcp-ports forwards a host port to the guest',
+    'tcp forward carries 1 MiB intact both ways',
+    'passt exits with qemu',
+    'passt socket directory removed with qemu',
+])
+def g_vhost_user(c):
+    if unsupported(c, 'vhost-user=on'):
+        return
+    m = H.mirror()
+    T1, T2 = H.free_ports(2)
+    srv = [H.TcpEcho('127.0.0.1'), H.UdpEcho('127.0.0.1')]
+    procs = H.Procs()
+    try:
+        g = vu_guest([vnd('tcp-ports=%d,tcp-ports=%d' % (T1, T2))])
+        c.guests.append(g)
+        with running(g):
+            a = Agent(g)
+            procs.see(g)
+            st, (mode, pid, _) = info_n0(g)
+            cmd = H.passt_pids().get(pid, [])
+            c.ok('info network: passt in vhost-user mode with its pid',
+                 mode == 'vhost-user' and cmd, 'status %r, passts %r' % (st, H.passt_pids()))
+            sock = cmd[cmd.index('--socket') + 1] if '--socket' in cmd else None
+            c.ok('passt runs with --vhost-user on a socket', '--vhost-user' in cmd and
+                 sock and os.path.exists(sock), 'passt: %r' % cmd)
+            r = a.kv('''
+net_up eth0 || echo lease=none
+gw=$(lease_get eth0 router)
+echo "tcp=$(tcp_echo $gw {0} hello-vu)"
+echo "udp=$(udp_echo $gw {1} hello-vu-u)"
+socat TCP4-LISTEN:{2},fork,reuseaddr SYSTEM:"read l; echo guest-tcp/\\$l" </dev/null >/dev/null 2>&1 &
+socat -t 20 TCP4-LISTEN:{3},reuseaddr SYSTEM:"md5sum; cat /tmp/blob" </dev/null >/dev/null 2>&1 &
+head -c 1048576 /dev/urandom > /tmp/blob
+echo "blob=$(md5sum /tmp/blob | cut -d' ' -f1)"
+'''.format(srv[0].port, srv[1].port, T1, T2) + listeners_up(2), timeout=60)
+            c.notes.append('guest: %r\nhost: %r' % (r, m))
+            if 'ip' not in m:
+                for n in c.names[2:4]:
+                    c.skip(n, 'host has no IPv4 default route to mirror')
+            else:
+                c.eq('dhcpv4 address is the host address', r.get('ip'), m['ip'])
+                c.eq('dhcpv4 router is the host gateway', r.get('router'), m['router'])
+            c.eq('tcp to host loopback via gateway', r.get('tcp'), 'host-tcp:hello-vu')
+            c.eq('udp to host loopback via gateway', r.get('udp'), 'host-udp:hello-vu-u')
+            c.eq('tcp-ports forwards a host port to the guest', host_tcp(T1, 'fw'),
+                 'guest-tcp/fw')
+            blob = os.urandom(1 << 20)
+            try:
+                got = bounce(T2, blob)
+            except OSError as e:
+                got = repr(e).encode()
+            head, _, rest = got.partition(b'\n')
+            c.eq('tcp forward carries 1 MiB intact both ways',
+                 (head.decode(errors='replace').split(' ')[0], len(rest),
+                  hashlib.md5(rest).hexdigest()),
+                 (hashlib.md5(blob).hexdigest(), 1 << 20, r.get('blob')))
+            rc = a.quit()
+        c.eq('passt exits with qemu', (rc, H.wait_gone(pid) if pid else None), (0, 'gone'))
+        d = sock and os.path.dirname(sock)
+        c.ok('passt socket directory removed with qemu', d and not os.path.exists(d),
+             'socket %r; directory now: %r' % (sock, d and os.path.exists(d) and os.listdir(d)))
+    finally:
+        for s in srv:
+            s.close()
+        reap(c, procs)
+
+
+@group('vhost-user-hotplug', [
+    'qmp netdev_add vhost-user: info network shows its passt',
+    'device_add: guest gets a lease on the new nic',
+    'hotplugged nic talks to host loopback',
+    'device_del: nic gone from the guest',
+    'netdev_del stops its passt',
+    'first nic unaffected by hotplug',
+])
+def g_vu_hotplug(c):
+    if unsupported(c, 'vhost-user=on'):
+        return
+    srv = H.TcpEcho('127.0.0.1')
+    procs = H.Procs()
+    try:
+        g = vu_guest([vnd()], extra=['-device', 'pcie-root-port,id=rp1,bus=pcie.0,chassis=1'])
+        c.guests.append(g)
+        with running(g):
+            a = Agent(g)
+            r0 = a.kv('net_up eth0')
+            q = g.qmp
+            mac, net = '52:54:00:00:0b:01', '10.9.7'
+            q.cmd('netdev_add', type='passt', id='hp0', path=P, address=net + '.2',
+                  netmask='255.255.255.0', gateway=net + '.1', **{'vhost-user': True})
+            st, (mode, pid, _) = info_n0(g, 'hp0')
+            procs.see(g)
+            c.ok('qmp netdev_add vhost-user: info network shows its passt',
+                 mode == 'vhost-user' and '--vhost-user' in H.passt_pids().get(pid, []),
+                 'status %r' % st)
+            q.cmd('device_add', driver='virtio-net-pci', id='hpnic0', netdev='hp0',
+                  bus='rp1', mac=mac)
+            r = a.kv('''
+wait_mac %s 30 || echo iface=none
+net_up $iface || echo lease=none
+echo "tcp=$(tcp_echo %s.1 %d hot-vu)"
+''' % (mac, net, srv.port), timeout=60)
+            c.notes.append('guest: %r' % r)
+            c.eq('device_add: guest gets a lease on the new nic',
+                 (r.get('ip'), r.get('router')), (net + '.2', net + '.1'))
+            c.eq('hotplugged nic talks to host loopback', r.get('tcp'), 'host-tcp:hot-vu')
+            q.cmd('device_del', id='hpnic0')
+            ev = q.get_event('DEVICE_DELETED', timeout=30)
+            while ev['data'].get('device') != 'hpnic0':
+                ev = q.get_event('DEVICE_DELETED', timeout=30)
+            rc, _ = a.sh('wait_gone %s 10' % r.get('iface'))
+            c.eq('device_del: nic gone from the guest', rc, 0)
+            alive = H.pid_state(pid) if pid else None
+            q.cmd('netdev_del', id='hp0')
+            left = H.passt_netdevs(q.hmp('info network'))
+            c.eq('netdev_del stops its passt', (pid is not None, alive != 'gone',
+                                               H.wait_gone(pid or 0), 'hp0' in left),
+                 (True, True, 'gone', False), 'pid %s, info network after: %r' % (pid, left))
+            r1 = a.kv('echo "tcp=$(tcp_echo %s %d first)"' % (r0.get('router'), srv.port))
+            c.eq('first nic unaffected by hotplug', r1.get('tcp'), 'host-tcp:first')
+            procs.see(g)
+            a.quit()
+    finally:
+        srv.close()
+        reap(c, procs)
+
+
+@group('vhost-user-recovery', [
+    'guest streams to host before the kill',
+    'NETDEV_PASST_DISCONNECTED after SIGKILL',
+    'NETDEV_PASST_CONNECTED with a new pid',
+    'info network shows the new passt in vhost-user mode',
+    'repair-helper: passt-repair connects to the new passt',
+    'new guest tcp connection works after the restart',
+    'new guest udp exchange works',
+])
+def g_vu_recovery(c):
+    if unsupported(c, 'vhost-user=on', 'vhost-user=on,repair-helper=' + REPAIR):
+        return
+    sink, echo, uecho = H.TcpSink('127.0.0.1'), H.TcpEcho('127.0.0.1'), H.UdpEcho('127.0.0.1')
+    procs = H.Procs()
+    try:
+        g = vu_guest([vnd('repair-helper=' + REPAIR)])
+        c.guests.append(g)
+        with running(g):
+            a = Agent(g)
+            r = a.kv('net_up eth0 >/dev/null; echo gw=$(lease_get eth0 router)\n'
+                     'socat -u /dev/zero TCP4:$(lease_get eth0 router):%d </dev/null '
+                     '>/dev/null 2>&1 &' % sink.port)
+            gw = r.get('gw')
+            deadline = time.monotonic() + 20
+            while sink.received < (1 << 20) and time.monotonic() < deadline:
+                time.sleep(0.1)
+            c.ok('guest streams to host before the kill', sink.received >= 1 << 20,
+                 'received %d bytes' % sink.received)
+            q = g.qmp
+            procs.see(g)
+            _, (_, old, _) = info_n0(g)
+            t0 = time.monotonic()
+            os.kill(old, 9)
+            ev = q.get_event('NETDEV_PASST_DISCONNECTED', timeout=15)
+            c.eq('NETDEV_PASST_DISCONNECTED after SIGKILL', ev['data'],
+                 {'netdev-id': 'n0', 'pid': old, 'restarting': True})
+            ev2 = q.get_event('NETDEV_PASST_CONNECTED', timeout=30)
+            new = ev2['data'].get('pid')
+            t_resp = time.monotonic() - t0
+            c.ok('NETDEV_PASST_CONNECTED with a new pid',
+                 ev2['data'].get('netdev-id') == 'n0' and new != old and
+                 H.pid_state(new) not in ('gone', 'Z'), 'event %r (old pid %s)' % (ev2, old))
+            st, (mode, pid, _) = info_n0(g)
+            c.eq('info network shows the new passt in vhost-user mode', (mode, pid),
+                 ('vhost-user', new), 'status: %r' % st)
+            c.ok('repair-helper: passt-repair connects to the new passt',
+                 wait_log(g, 'passt pid %s: Accepted TCP_REPAIR helper' % new),
+                 'passt-repair under qemu: %r' % repair_helpers(g, timeout=0))
+            procs.see(g)
+            r = a.kv('''
+t0=$(uptime_s); i=0
+while [ $i -lt 150 ]; do
+    out=$(tcp_echo {0} {1} again 2); [ -n "$out" ] && break
+    i=$((i+1)); usleep 200000
+done
+echo "tcp=$out"; echo "secs=$(echo "$(uptime_s) $t0" | awk '{{print $1-$2}}')"
+echo "udp=$(udp_echo {0} {2} again-u)"
+'''.format(gw, echo.port, uecho.port), timeout=120)
+            c.eq('new guest tcp connection works after the restart', r.get('tcp'),
+                 'host-tcp:again', 'guest: %r' % r)
+            c.eq('new guest udp exchange works', r.get('udp'), 'host-udp:again-u')
+            c.infos.append('passt respawned %.2fs after SIGKILL (pid %s -> %s); '
+                           'guest reconnected after %s s' % (t_resp, old, new, r.get('secs')))
+            a.quit()
+    finally:
+        for s in (sink, echo, uecho):
+            s.close()
+        reap(c, procs)
+
+
+# ------------------------------------------------------------------------
+# Migration: the same VM moved to a second QEMU on this host (-incoming
+# defer, migrate over a unix socket); the guest agent goes on running.
+ADDR = "echo addr=$(ip -4 -o addr show dev eth0 | awk '{print $4}')"
+
+
+def wait_log(g, text, timeout=20):
+    """Wait until QEMU's log (passt's output traced there) has text."""
+    deadline = time.monotonic() + timeout
+    while text not in g._read('qemu.log'):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)
+    return True
+
+
+def hop(c, name, src, dst, a, procs, src_check=None):
+    """Migrate src -> dst (check name), check the source with
+    src_check(src) if given, quit src, the agent follows."""
+    procs.see(src, dst)
+    st = H.migrate(src, dst)
+    c.ok(name, st.get('status') == 'completed', 'query-migrate: %r' % st)
+    c.infos.append('%s: %s ms, downtime %s ms' % (name, st.get('total-time'),
+                                                  st.get('downtime')))
+    procs.see(src, dst)
+    if src_check:
+        src_check(src)
+    H.retire(src)
+    a.follow(dst)
+
+
+@group('migrate-stream', [
+    'tcp to host loopback before migration',
+    'migration completes, destination runs',
+    'destination started its own passt',
+    'guest keeps its address',
+    'new tcp connection to host loopback after migration',
+    'new udp exchange after migration',
+    'nothing left behind: qemu, passt, directories',
+])
+def g_migrate_stream(c):
+    echo, uecho = H.TcpEcho('127.0.0.1'), H.UdpEcho('127.0.0.1')
+    procs = H.Procs()
+    try:
+        src = agent_guest([nd()], qmp=True)
+        c.guests.append(src)
+        with running(src):
+            a = Agent(src)
+            r0 = a.kv('net_up eth0 >/dev/null || echo lease=none\n%s\n'
+                      'echo "tcp=$(tcp_echo $(lease_get eth0 router) %d before)"'
+                      % (ADDR, echo.port))
+            c.eq('tcp to host loopback before migration', r0.get('tcp'), 'host-tcp:before')
+            _, (_, spid, _) = info_n0(src)
+            dst = H.incoming_guest([nd()])
+            c.guests.append(dst)
+            with running(dst):
+                _, (_, dpid, _) = info_n0(dst)
+                hop(c, 'migration completes, destination runs', src, dst, a, procs)
+                _, (mode, pid, _) = info_n0(dst)
+                c.ok('destination started its own passt',
+                     mode == 'stream' and pid == dpid and pid != spid and
+                     H.pid_state(pid) not in ('gone', 'Z') and H.wait_gone(spid) == 'gone',
+                     'source passt %s (%s), destination passt %s (%s, info %s)' % (
+                         spid, H.pid_state(spid), dpid, H.pid_state(dpid), pid))
+                r = a.kv('''{0}
+i=0
+while [ $i -lt 50 ]; do
+    out=$(tcp_echo $(lease_get eth0 router) {1} after 2); [ -n "$out" ] && break
+    i=$((i+1)); usleep 200000
+done
+echo "tcp=$out"
+echo "udp=$(udp_echo $(lease_get eth0 router) {2} after-u)"
+'''.format(ADDR, echo.port, uecho.port), timeout=60)
+                c.notes.append('guest before: %r\nguest after: %r' % (r0, r))
+                c.eq('guest keeps its address', r.get('addr'), r0.get('addr'))
+                c.eq('new tcp connection to host loopback after migration', r.get('tcp'),
+                     'host-tcp:after')
+                c.eq('new udp exchange after migration', r.get('udp'), 'host-udp:after-u')
+                procs.see(dst)
+                a.quit()
+    finally:
+        for s in (echo, uecho):
+            s.close()
+        reap(c, procs, 'nothing left behind: qemu, passt, directories')
+
+
+# One guest TCP connection kept open across migrations: the guest sends
+# part i once released through a fifo, the host answers host-i on the same
+# connection; the host server sees it all on one connection. (Reopened
+# before the last writer closed it, the fifo gives EOF: read again.)
+KEEP = '''
+mkfifo /tmp/go
+( for i in $(seq {n}); do [ $i = 1 ] || until read x < /tmp/go; do :; done
+    printf "<$i>"; head -c {size} /dev/zero | tr '\\0' x; printf "</$i>"; done ) |
+    socat {opts} - TCP4:$(lease_get eth0 router):{port} >/tmp/reply 2>/tmp/socat.err &
+kpid=$!
+'''
+
+
+class Kept:
+    SIZE = 30000
+
+    def __init__(self, a, parts, opts='-t 30'):
+        self.a, self.n, self.opts = a, parts, opts
+        self.srv = H.TcpHold('127.0.0.1')
+
+    def want(self, i):
+        return b''.join(b'<%d>' % k + b'x' * self.SIZE + b'</%d>' % k
+                        for k in range(1, i + 1))
+
+    def got(self):
+        d = self.srv.data
+        return '%d bytes %r, %d connection(s), end %s' % (
+            len(d), re.findall(rb'</?\d+>', d), len(self.srv.peers), self.srv.end)
+
+    def start(self):
+        self.a.sh(KEEP.format(n=self.n, size=self.SIZE, port=self.srv.port,
+                              opts=self.opts))
+
+    def step(self, i):
+        """Part i both ways over the connection: (ok, diagnostics)."""
+        want = self.want(i)
+        if i == 1:
+            self.srv.wait(lambda s: len(s.data) >= len(want) or s.end, 30)
+        try:
+            self.srv.send(b'host-%d\n' % i)
+            sent = 'sent'
+        except (OSError, IndexError) as e:
+            sent = repr(e)
+        r = self.a.kv('%swait_grep /tmp/reply host-%d 20 && echo seen=yes\n'
+                      'echo "reply=$(tr \'\\n\' \' \' < /tmp/reply)"' % (
+                          "timeout 10 sh -c 'echo go > /tmp/go'\n" if i > 1 else '', i),
+                      timeout=60)
+        self.srv.wait(lambda s: len(s.data) >= len(want) or s.end, 30)
+        ok = (sent == 'sent' and r.get('seen') == 'yes' and self.srv.data == want and
+              len(self.srv.peers) == 1 and (self.srv.end is None or i == self.n))
+        return ok, 'host-%d: %s; guest: %r; host: %s' % (i, sent, r, self.got())
+
+    def finish(self):
+        """After the last part: the guest's socat ends cleanly."""
+        r = self.a.kv('wait $kpid; echo rc=$?\necho "reply=$(tr \'\\n\' \' \' < /tmp/reply)"\n'
+                      'echo "err=$(cat /tmp/socat.err)"', timeout=60)
+        self.srv.wait(lambda s: s.end, 30)
+        return r
+
+    def close(self):
+        self.srv.close()
+
+
+def kept_checks(c, k, fin, whole, guest_end):
+    c.ok(whole, k.srv.data == k.want(k.n) and len(k.srv.peers) == 1 and k.srv.end == 'eof',
+         k.got())
+    c.eq(guest_end, (fin.get('rc'), fin.get('reply', '').split(), fin.get('err')),
+         ('0', ['host-%d' % i for i in range(1, k.n + 1)], ''))
+
+
+# A second guest connection streams a known pattern (seq's output, again
+# and again) while the VM migrates, until told to stop.
+BULK = '''
+seq 100000 > /tmp/blob
+( n=0; while [ ! -e /tmp/stop ]; do cat /tmp/blob; n=$((n+1)); echo $n > /tmp/n; done ) |
+    socat -u - TCP4:$(lease_get eth0 router):{port} 2>/tmp/bulk.err &
+bpid=$!
+'''
+BULK_PATTERN = ''.join('%d\n' % i for i in range(1, 100001)).encode()
+
+
+def bulk_start(a, srv):
+    """Start the pattern stream; return once some of it arrived."""
+    a.sh(BULK.format(port=srv.port))
+    deadline = time.monotonic() + 30
+    while srv.bytes < 4 * len(BULK_PATTERN) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    srv.before = srv.bytes
+
+
+def bulk_end(a, srv):
+    """Stop the pattern stream; (ok, diagnostics) of what arrived: all of
+    it, and more than before the migration."""
+    r = a.kv('touch /tmp/stop; wait $bpid; echo rc=$?; echo n=$(cat /tmp/n)\n'
+             'echo "err=$(cat /tmp/bulk.err)"', timeout=120)
+    deadline = time.monotonic() + 30
+    while srv.end is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    n = int(r.get('n') or 0)
+    ok = (r.get('rc') == '0' and srv.bad is None and srv.end == 'eof' and
+          srv.bytes == n * len(BULK_PATTERN) > srv.before and len(srv.peers) == 1)
+    return ok, ('guest: %r; host: %d bytes, %d before the migration (want %d patterns '
+                'of %d), first bad byte %s, end %s' % (
+                    r, srv.bytes, srv.before, n, len(BULK_PATTERN), srv.bad, srv.end))
+
+
+def repair_helpers(g, other=(), timeout=10):
+    """pids of the passt-repair QEMU runs, once there is one not in other."""
+    deadline = time.monotonic() + timeout
+    while True:
+        pids = [p for p in H.descendants(g.proc.pid) if H.exe_name(p) == 'passt-repair']
+        if set(pids) - set(other) or time.monotonic() > deadline:
+            return pids
+        time.sleep(0.1)
+
+
+def source_passt_left(c, name):
+    """A check that the source QEMU, its passt gone with the state to the
+    destination, starts no other while the guest is not running there."""
+    def check(src):
+        deadline = time.monotonic() + 10
+        while True:
+            info = src.qmp.hmp('info network')
+            kids = [p for p in H.descendants(src.proc.pid)
+                    if H.exe_name(p) == 'passt']
+            if 'passt: migrated (' in info or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        time.sleep(0.5)         # a restart would show by now
+        kids = [p for p in H.descendants(src.proc.pid) if H.exe_name(p) == 'passt']
+        c.ok(name, 'passt: migrated (' in src.qmp.hmp('info network') and not kids,
+             'info network: %r\npassts under the source: %r' % (info, kids))
+    return check
+
+
+MIG_VU = [
+    'guest tcp connection to host loopback carries data both ways',
+    'migration to a second qemu completes',
+    'source qemu starts no passt after its passt left with the state',
+    'bulk stream in flight across the migration arrives intact',
+    'destination qemu runs a new passt-repair after the migration',
+    'guest keeps its address',
+    'same connection carries data both ways after the migration',
+    'migration back to a third qemu completes',
+    'same connection carries data both ways after migrating back',
+    'host got the whole message in order on one connection, no reset',
+    'guest socat ends cleanly with everything the host sent',
+    'nothing left behind: qemu, passt, passt-repair, directories',
+]
+
+
+@group('migrate-vu-tcp', MIG_VU)
+def g_migrate_vu_tcp(c):
+    if unsupported(c, 'vhost-user=on', 'vhost-user=on,repair-helper=' + REPAIR):
+        return
+    procs = H.Procs()
+    netdev = [vnd('repair-helper=' + REPAIR)]
+    k = None
+    bulk = H.TcpPattern(BULK_PATTERN, '127.0.0.1')
+    try:
+        g1 = vu_guest(netdev)
+        c.guests.append(g1)
+        with running(g1):
+            a = Agent(g1)
+            r0 = a.kv('net_up eth0 >/dev/null || echo lease=none\n' + ADDR)
+            k = Kept(a, 3)
+            k.start()
+            c.ok(MIG_VU[0], *k.step(1))
+            bulk_start(a, bulk)
+            g2 = vu_guest(netdev, incoming=True)
+            c.guests.append(g2)
+            with running(g2):
+                before = repair_helpers(g2)
+                hop(c, MIG_VU[1], g1, g2, a, procs,
+                    source_passt_left(c, MIG_VU[2]))
+                c.ok(MIG_VU[3], *bulk_end(a, bulk))
+                c.infos.append('bulk stream: %.1f MB before the migration, %.1f MB in all'
+                               % (bulk.before / 1e6, bulk.bytes / 1e6))
+                after = repair_helpers(g2, before)
+                c.ok(MIG_VU[4], len(before) == len(after) == 1 and before != after,
+                     'passt-repair under the destination qemu: %r before, %r after'
+                     % (before, after))
+                r1 = a.kv(ADDR)
+                c.eq(MIG_VU[5], r1.get('addr'), r0.get('addr'))
+                c.ok(MIG_VU[6], *k.step(2))
+                g3 = vu_guest(netdev, incoming=True)
+                c.guests.append(g3)
+                with running(g3):
+                    hop(c, MIG_VU[7], g2, g3, a, procs)
+                    c.ok(MIG_VU[8], *k.step(3))
+                    kept_checks(c, k, k.finish(), MIG_VU[9], MIG_VU[10])
+                    procs.see(g3)
+                    a.quit()
+    finally:
+        if k:
+            k.close()
+        bulk.close()
+        reap(c, procs, MIG_VU[11])
+
+
+MIG_IPERF = [
+    'iperf3 client starts in the guest',
+    'migration completes while iperf3 runs',
+    'iperf3 still running after the migration',
+    'guest iperf3 client ends without error',
+    'host iperf3 server ends without error',
+    'bytes counted on both sides',
+    'nothing left behind: qemu, passt, passt-repair, directories',
+]
+
+
+@group('migrate-vu-iperf3', MIG_IPERF)
+def g_migrate_vu_iperf3(c):
+    if unsupported(c, 'vhost-user=on', 'vhost-user=on,repair-helper=' + REPAIR):
+        return
+    procs = H.Procs()
+    netdev = [vnd('repair-helper=' + REPAIR)]
+    port, = H.free_ports(1)
+    tmp = tempfile.mkdtemp(prefix='passt-iperf3-')
+    srv = None
+    try:
+        with open(os.path.join(tmp, 'server.json'), 'w') as out:
+            srv = subprocess.Popen(['iperf3', '-s', '-1', '-J', '-B', '127.0.0.1',
+                                    '-p', str(port)], stdout=out, stderr=subprocess.STDOUT)
+        procs.add(srv.pid)
+        deadline = time.monotonic() + 10
+        while not listening('tcp', port) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        g1 = vu_guest(netdev)
+        c.guests.append(g1)
+        with running(g1):
+            a = Agent(g1)
+            r = a.kv('''
+net_up eth0 >/dev/null || echo lease=none
+iperf3 -c $(lease_get eth0 router) -p %d -t 8 -J >/tmp/iperf3.json 2>&1 </dev/null &
+ipid=$!
+sleep 2
+kill -0 $ipid && echo running=yes
+''' % port, timeout=60)
+            c.eq(MIG_IPERF[0], r.get('running'), 'yes')
+            g2 = vu_guest(netdev, incoming=True)
+            c.guests.append(g2)
+            with running(g2):
+                hop(c, MIG_IPERF[1], g1, g2, a, procs)
+                r = a.kv('kill -0 $ipid && echo running=yes')
+                c.eq(MIG_IPERF[2], r.get('running'), 'yes',
+                     'iperf3 -t 8 started 2 s before the migration')
+                rc, _ = a.sh('wait $ipid', timeout=90)
+                _, out = a.sh('cat /tmp/iperf3.json')
+                try:
+                    cl = json.loads('\n'.join(out))
+                except ValueError:
+                    cl = {'unparsed': out[-20:]}
+                c.ok(MIG_IPERF[3], rc == 0 and 'error' not in cl,
+                     'exit status %s, error %r' % (rc, cl.get('error', cl.get('unparsed'))))
+                try:
+                    srv_rc = srv.wait(60)
+                except subprocess.TimeoutExpired:
+                    srv_rc = 'still running'
+                try:
+                    with open(os.path.join(tmp, 'server.json')) as f:
+                        sv = json.load(f)
+                except ValueError:
+                    sv = {}
+                c.ok(MIG_IPERF[4], srv_rc == 0 and 'error' not in sv,
+                     'exit status %s, error %r' % (srv_rc, sv.get('error')))
+                sent = cl.get('end', {}).get('sum_sent', {}).get('bytes', 0)
+                recv = sv.get('end', {}).get('sum_received', {}).get('bytes', 0)
+                c.ok(MIG_IPERF[5], sent > 0 and recv > 0,
+                     'guest sent %s bytes, host received %s' % (sent, recv))
+                c.infos.append('iperf3 across migration: guest sent %s, host received %s bytes'
+                               % (sent, recv))
+                procs.see(g2)
+                a.quit()
+    finally:
+        if srv and srv.poll() is None:
+            srv.kill()
+            srv.wait()
+        shutil.rmtree(tmp, ignore_errors=True)
+        reap(c, procs, MIG_IPERF[-1])
+
+
+MIG_MGMT = [
+    'info network names the repair-path given, on both sides',
+    'passt listens on that socket (--repair-path), on both sides',
+    'guest tcp connection to host loopback carries data both ways',
+    'migration completes with passt-repair run by the test',
+    'same connection carries data both ways after the migration',
+    'host got the whole message in order on one connection, no reset',
+    'guest socat ends cleanly with everything the host sent',
+    'passt-repair exits 0 after the migration on both sides',
+    'repair sockets left to the test once qemu and passt are gone',
+    'nothing left behind: qemu, passt, passt-repair, directories',
+]
+
+
+def is_socket(path):
+    try:
+        return stat.S_ISSOCK(os.stat(path).st_mode)
+    except OSError:
+        return False
+
+
+def opt_value(cmd, opt):
+    """The value after opt in the argument list cmd, or None."""
+    return cmd[cmd.index(opt) + 1] if opt in cmd[:-1] else None
+
+
+def wait_info(g, timeout=30):
+    """info_n0(g) once passt runs (not starting or restarting)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        st, p = info_n0(g)
+        if p[1] or time.monotonic() > deadline:
+            return st, p
+        time.sleep(0.1)
+
+
+def run_repair(path, procs, log):
+    """passt-repair on path, as a management layer would: once passt
+    listens there."""
+    H.unix_listening(path)
+    p = subprocess.Popen([REPAIR, path], stdout=log, stderr=subprocess.STDOUT)
+    procs.add(p.pid)
+    return p
+
+
+@group('migrate-vu-repair-by-test', MIG_MGMT)
+def g_migrate_vu_mgmt(c):
+    # The management layer's way: it chooses the repair sockets (here in a
+    # directory of the test's) and runs passt-repair on them itself.
+    tmp = tempfile.mkdtemp(prefix='passt-repair-')
+    paths = [os.path.join(tmp, side + '.repair') for side in ('source', 'destination')]
+    if unsupported(c, 'vhost-user=on', 'vhost-user=on,repair-path=' +
+                   os.path.join(tmp, 'probe.repair')):
+        shutil.rmtree(tmp, ignore_errors=True)
+        return
+    procs = H.Procs()
+    k = None
+    reps = []
+    infos = []
+    log = open(os.path.join(tmp, 'passt-repair.log'), 'w')
+    try:
+        g1 = vu_guest([vnd('repair-path=' + paths[0])])
+        c.guests.append(g1)
+        with running(g1):
+            a = Agent(g1)
+            infos.append(wait_info(g1))
+            reps.append(run_repair(paths[0], procs, log))
+            a.kv('net_up eth0 >/dev/null || echo lease=none')
+            k = Kept(a, 2)
+            k.start()
+            c.ok(MIG_MGMT[2], *k.step(1))
+            g2 = vu_guest([vnd('repair-path=' + paths[1])], incoming=True)
+            c.guests.append(g2)
+            with running(g2):
+                infos.append(wait_info(g2))
+                c.eq(MIG_MGMT[0], [p[2] for _, p in infos], paths,
+                     'info network: %r' % [st for st, _ in infos])
+                cmds = [H.passt_pids().get(p[1], []) for _, p in infos]
+                c.ok(MIG_MGMT[1], all(opt_value(cmd, '--repair-path') == path and
+                                      is_socket(path) for cmd, path in zip(cmds, paths)),
+                     'passt: %r\nin %s: %r' % (cmds, tmp, sorted(os.listdir(tmp))))
+                reps.append(run_repair(paths[1], procs, log))
+                for g in (g1, g2):
+                    if not wait_log(g, 'Accepted TCP_REPAIR helper'):
+                        c.notes.append('no "Accepted TCP_REPAIR helper" from passt of %s'
+                                       % g.dir)
+                hop(c, MIG_MGMT[3], g1, g2, a, procs)
+                c.ok(MIG_MGMT[4], *k.step(2))
+                kept_checks(c, k, k.finish(), MIG_MGMT[5], MIG_MGMT[6])
+                rcs = []
+                for p in reps:
+                    try:
+                        rcs.append(p.wait(10))
+                    except subprocess.TimeoutExpired:
+                        rcs.append('running')
+                log.flush()
+                c.eq(MIG_MGMT[7], rcs, [0, 0],
+                     'passt-repair output: %r' % open(log.name).read()[-2000:])
+                procs.see(g2)
+                a.quit()
+        # QEMU removes the sockets it chose, not those it was given
+        gone = [H.wait_gone(p[1]) if p[1] else None for _, p in infos]
+        c.eq(MIG_MGMT[8], (gone, [is_socket(p) for p in paths]),
+             (['gone', 'gone'], [True, True]), 'passt pids %r, in %s: %r' % (
+                 [p[1] for _, p in infos], tmp, sorted(os.listdir(tmp))))
+    finally:
+        if k:
+            k.close()
+        for p in reps:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        log.close()
+        shutil.rmtree(tmp, ignore_errors=True)
+        reap(c, procs, MIG_MGMT[-1])
+
+
+MIG_NOREP = [
+    'guest tcp connection to host loopback carries data both ways',
+    'migration completes without passt-repair',
+    'old connection: the source passt exits after the migration, the host gets a FIN',
+    'guest keeps its address',
+    'new tcp connection to host loopback works at once',
+    'old connection: the guest\'s next data gets a reset, none of it reaches the host',
+    'nothing left behind: qemu, passt, directories',
+]
+
+
+@group('migrate-vu-no-repair', MIG_NOREP)
+def g_migrate_vu_norep(c):
+    # vhost-user mode, no passt-repair anywhere: passt hands over no TCP
+    # connection. The source's passt exits once the migration is through,
+    # which closes its socket; the destination's passt, which never heard
+    # of the connection, answers the guest's next segment with a reset.
+    if unsupported(c, 'vhost-user=on'):
+        return
+    procs = H.Procs()
+    echo = H.TcpEcho('127.0.0.1')
+    k = None
+    try:
+        g1 = vu_guest([vnd()])
+        c.guests.append(g1)
+        with running(g1):
+            a = Agent(g1)
+            r0 = a.kv('net_up eth0 >/dev/null || echo lease=none\n' + ADDR)
+            # -d: socat reports a reset met by read() as a warning
+            k = Kept(a, 2, '-d -t 30')
+            k.start()
+            c.ok(MIG_NOREP[0], *k.step(1))
+            g2 = vu_guest([vnd()], incoming=True)
+            c.guests.append(g2)
+            with running(g2):
+                _, (_, spid, _) = info_n0(g1)
+                procs.see(g1, g2)
+                st = H.migrate(g1, g2)
+                c.ok(MIG_NOREP[1], st.get('status') == 'completed', 'query-migrate: %r' % st)
+                c.infos.append('%s: %s ms, downtime %s ms' % (
+                    MIG_NOREP[1], st.get('total-time'), st.get('downtime')))
+                procs.see(g1, g2)
+                # passt exits once its state is over there: its sockets close
+                said = wait_log(g1, 'passt pid %s: Migration complete, exiting' % spid, 30)
+                gone = H.wait_gone(spid, 30) if spid else None
+                k.srv.wait(lambda s: s.end, 30)
+                c.eq(MIG_NOREP[2], (said, gone, k.srv.end, k.srv.data == k.want(1)),
+                     (True, 'gone', 'eof', True),
+                     '(source passt %s said "Migration complete, exiting", is gone, '
+                     'host end, host data = part 1)\nhost: %s' % (spid, k.got()))
+                procs.see(g1)
+                H.retire(g1)
+                a.follow(g2)
+                r = a.kv(ADDR + '\necho "tcp=$(tcp_echo $(lease_get eth0 router) %d new 10)"'
+                         % echo.port, timeout=60)
+                c.eq(MIG_NOREP[3], r.get('addr'), r0.get('addr'))
+                c.eq(MIG_NOREP[4], r.get('tcp'), 'host-tcp:new', 'guest: %r' % r)
+                fin = a.kv("timeout 10 sh -c 'echo go > /tmp/go'\n"
+                           'wait $kpid; echo rc=$?\n'
+                           'echo "reply=$(tr \'\\n\' \' \' < /tmp/reply)"\n'
+                           'echo "err=$(tr \'\\n\' \' \' < /tmp/socat.err)"', timeout=90)
+                # socat warns about a reset met by read() and may exit 0
+                c.eq(MIG_NOREP[5], ('Connection reset by peer' in fin.get('err', ''),
+                                    fin.get('reply', '').split(),
+                                    k.srv.data == k.want(1), len(k.srv.peers)),
+                     (True, ['host-1'], True, 1),
+                     '(reset seen by socat, what it got, host data = part 1, '
+                     'connections)\nguest: %r\nhost: %s' % (fin, k.got()))
+                msgs = re.findall(r'socat\[\d+\] (\w .*?)\s*(?=\S+ \S+ socat\[|$)',
+                                  fin.get('err', ''))
+                c.infos.append('old connection after the migration, guest socat: %s'
+                               % '; '.join(msgs))
+                procs.see(g2)
+                a.quit()
+    finally:
+        if k:
+            k.close()
+        echo.close()
+        reap(c, procs, MIG_NOREP[-1])
+
+
+class HandPasst:
+    """passt --vhost-user started by hand, as a management layer would, and
+    passt-repair on its repair socket: for -chardev socket + -netdev
+    vhost-user."""
+
+    def __init__(self, tmp, name, procs):
+        self.sock = os.path.join(tmp, name + '.socket')
+        self.log = open(os.path.join(tmp, name + '.log'), 'w')
+        self.procs = procs
+        self.passt = subprocess.Popen([P, '--vhost-user', '--socket', self.sock,
+                                       '--foreground'], stdin=subprocess.DEVNULL,
+                                      stdout=self.log, stderr=subprocess.STDOUT)
+        procs.add(self.passt.pid)
+        self.repair = None
+        # bound before it listens: passt-repair would find it refusing
+        H.unix_listening(self.sock + '.repair')
+        deadline = time.monotonic() + 10
+        self.repair = subprocess.Popen([REPAIR, self.sock + '.repair'],
+                                       stdout=self.log, stderr=subprocess.STDOUT)
+        procs.add(self.repair.pid)
+        while 'Accepted TCP_REPAIR helper' not in self.output() and \
+                time.monotonic() < deadline:
+            time.sleep(0.05)
+
+    def guest(self, incoming=False):
+        return vu_guest(['vhost-user,id=n0,chardev=hp0'], incoming=incoming,
+                        extra=['-chardev', 'socket,id=hp0,path=' + self.sock])
+
+    def output(self):
+        self.log.flush()
+        with open(self.log.name) as f:
+            return f.read()
+
+    def close(self):
+        for p in (self.repair, self.passt):
+            if p and p.poll() is None:
+                p.kill()
+                p.wait()
+        self.log.close()
+
+
+MIG_COMPAT = [
+    'guest on -netdev vhost-user to a hand-started passt: connection carries data',
+    'migration -netdev vhost-user -> -netdev passt,vhost-user=on completes',
+    'same connection carries data both ways on -netdev passt',
+    'migration -netdev passt,vhost-user=on -> -netdev vhost-user completes',
+    'same connection carries data both ways on -netdev vhost-user again',
+    'host got the whole message in order on one connection, no reset',
+    'guest socat ends cleanly with everything the host sent',
+    'nothing left behind: qemu, passt, passt-repair, directories',
+]
+
+
+@group('migrate-vu-compat', MIG_COMPAT)
+def g_migrate_vu_compat(c):
+    if unsupported(c, 'vhost-user=on', 'vhost-user=on,repair-helper=' + REPAIR):
+        return
+    procs = H.Procs()
+    tmp = tempfile.mkdtemp(prefix='passt-compat-')
+    k = None
+    hands = []
+    try:
+        hands.append(HandPasst(tmp, 'passt1', procs))
+        g1 = hands[0].guest()
+        c.guests.append(g1)
+        with running(g1):
+            a = Agent(g1)
+            a.kv('net_up eth0 >/dev/null || echo lease=none')
+            k = Kept(a, 3)
+            k.start()
+            c.ok(MIG_COMPAT[0], *k.step(1))
+            g2 = vu_guest([vnd('repair-helper=' + REPAIR)], incoming=True)
+            c.guests.append(g2)
+            with running(g2):
+                hop(c, MIG_COMPAT[1], g1, g2, a, procs)
+                c.ok(MIG_COMPAT[2], *k.step(2))
+                hands.append(HandPasst(tmp, 'passt2', procs))
+                g3 = hands[1].guest(incoming=True)
+                c.guests.append(g3)
+                with running(g3):
+                    hop(c, MIG_COMPAT[3], g2, g3, a, procs)
+                    c.ok(MIG_COMPAT[4], *k.step(3))
+                    kept_checks(c, k, k.finish(), MIG_COMPAT[5], MIG_COMPAT[6])
+                    procs.see(g3)
+                    a.quit()
+    finally:
+        if k:
+            k.close()
+        for h in hands:
+            if any(s == 'not ok' for s, _ in c.results.values()):
+                c.notes.append('--- %s ---\n%s' % (h.sock, h.output()[-3000:]))
+            h.close()
+        shutil.rmtree(tmp, ignore_errors=True)
+        reap(c, procs, MIG_COMPAT[-1])
+
+
+# ------------------------------------------------------------------------
 def setup():
     """Things the suite needs on the host; returns a reason to bail out."""
     if not os.access(H.QEMU, os.X_OK):
@@ -861,7 +1835,8 @@ def main():
         print('Bail out! ' + why)
         return 1
     # Longest groups first so that the two job slots end together.
-    order = ['recovery', 'hotplug', 'forwards', 'equivalence', 'defaults', 'maps']
+    order = ['migrate-vu-iperf3', 'recovery', 'hotplug', 'forwards', 'equivalence',
+             'vhost-user', 'migrate-vu-tcp', 'migrate-stream', 'defaults', 'maps']
     groups.sort(key=lambda g: order.index(g[0]) if g[0] in order else len(order))
     tap = H.Tap(sum(len(g[1]) for g in groups))
     times = {}
