@@ -725,7 +725,9 @@ class BackendRun:
                      hand-started passt from its start to its pid file,
                      plus netdev_add stream; otherwise netdev_add's return
           answer_ms  first DHCPDISCOVER the guest sent -> first OFFER back,
-                     both as QEMU saw them (filter-dump on the netdev)
+                     both as QEMU saw them (filter-dump on the netdev), or
+                     in vhost-user mode, where frames bypass QEMU, as passt
+                     saw them (its pcap-file)
           startup_ms ready_ms + answer_ms: the time to the first answered
                      frame if the guest had sent one the moment the netdev
                      existed (the guest's own PCI hot-plug and driver probe,
@@ -736,6 +738,11 @@ class BackendRun:
         pcap = os.path.join(self.workdir, 'hp%d.pcap' % i)
         use_helper = hp.pop('helper', False)
         args = self.fmt(hp)
+        # no filter on a vhost-user netdev: passt captures instead
+        passt_pcap = bool(args.get('vhost-user'))
+        if passt_pcap:
+            os.chmod(self.workdir, 0o777)       # passt may run as nobody
+            args['pcap-file'] = pcap
         if 'addr' in args:
             args['addr'] = dict(args['addr'], path=args['addr']['path'] + str(i))
         rss0 = rss_kb(self.qemu_pid)
@@ -756,8 +763,9 @@ class BackendRun:
                 ev = q.get_event('NETDEV_PASST_CONNECTED', timeout=10)
             ts = ev['timestamp']
             t_ready = max(t_ret, ts['seconds'] + ts['microseconds'] / 1e6)
-        q.cmd('object-add', **{'qom-type': 'filter-dump', 'id': 'fd' + nid,
-                               'netdev': nid, 'file': pcap})
+        if not passt_pcap:
+            q.cmd('object-add', **{'qom-type': 'filter-dump', 'id': 'fd' + nid,
+                                   'netdev': nid, 'file': pcap})
         q.cmd('device_add', driver='virtio-net-pci', id=dev, netdev=nid,
               bus='rp%d' % i, mac=mac)
         r = self.a.kv('wait_mac %s 30 || echo iface=none\n'
@@ -769,7 +777,8 @@ class BackendRun:
         if args['type'] == 'passt':
             pid = H.info_pid(H.passt_netdevs(q.hmp('info network')).get(nid))
         prss = rss_kb(pid) if pid else None
-        q.cmd('object-del', id='fd' + nid)
+        if not passt_pcap:
+            q.cmd('object-del', id='fd' + nid)
         frames = pcap_frames(pcap)
         disc = next((ts for ts, f in frames if f[6:12] == bytes.fromhex(
             mac.replace(':', '')) and dhcp_type(f) == 1), None)
