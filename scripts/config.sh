@@ -24,6 +24,14 @@ BASE_TAG=base
 SERIES_AUTHOR="QEMU passt series developers"
 SERIES_EMAIL="qemu-passt@devel.invalid"
 
+# What the qtests of the series run: the QEMU of $QEMU_BUILD and our passts
+qtest_env() {
+    export QTEST_QEMU_BINARY=$QEMU_BUILD/qemu-system-x86_64
+    export QTEST_PASST=$PASST_PREFIX/bin/passt
+    export QTEST_PASST_REPAIR=$PASST_PREFIX/bin/passt-repair
+    export QTEST_PASST_OLD=$PASST_OLD_PREFIX/usr/bin/passt
+}
+
 log() { printf '==> %s\n' "$*" >&2; }
 warn() { printf '\n!!! WARNING: %s\n\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }

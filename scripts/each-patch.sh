@@ -6,6 +6,7 @@ set -euo pipefail
 
 wt=$BUILD/each-patch
 export QEMU_TREE=$wt QEMU_BUILD=$BUILD/each-patch-build
+qtest_env
 main=$BUILD/qemu
 mapfile -t commits < <(git -C "$main" rev-list --reverse "$BASE_TAG"..HEAD)
 mapfile -t qtests < <(grep -v '^\s*\(#\|$\)' "$TOP/scripts/qtests.txt")
@@ -20,11 +21,7 @@ run_qtests() {
     for t in "$@"; do
         read -r name args <<< "$t"
         # shellcheck disable=SC2086 # the arguments are words
-        QTEST_QEMU_BINARY=$QEMU_BUILD/qemu-system-x86_64 \
-            QTEST_PASST=$PASST_PREFIX/bin/passt \
-            QTEST_PASST_REPAIR=$PASST_PREFIX/bin/passt-repair \
-            QTEST_PASST_OLD=$PASST_OLD_PREFIX/usr/bin/passt \
-            timeout 600 "$QEMU_BUILD/tests/qtest/$name" $args || return 1
+        timeout 600 "$QEMU_BUILD/tests/qtest/$name" $args || return 1
     done
 }
 

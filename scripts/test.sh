@@ -39,10 +39,7 @@ run_tap() {
     failed=$((failed + nok))
 }
 
-export QTEST_QEMU_BINARY=$QEMU_BUILD/qemu-system-x86_64
-export QTEST_PASST=$PASST_PREFIX/bin/passt
-export QTEST_PASST_REPAIR=$PASST_PREFIX/bin/passt-repair
-export QTEST_PASST_OLD=$PASST_OLD_PREFIX/usr/bin/passt
+qtest_env
 for t in "${QTESTS[@]}"; do
     read -r name args <<< "$t"
     # shellcheck disable=SC2086 # the arguments are words
