@@ -677,6 +677,35 @@ echo "tcp=$(tcp_echo %s.1 %d hot-%s)"
 
 
 # ------------------------------------------------------------------------
+def stream_to(c, a, sink):
+    """Lease on eth0, then a guest -> host stream into sink in the
+    background (check 'guest streams to host before the kill'); the
+    gateway."""
+    r = a.kv('net_up eth0 >/dev/null; echo gw=$(lease_get eth0 router)\n'
+             'socat -u /dev/zero TCP4:$(lease_get eth0 router):%d </dev/null '
+             '>/dev/null 2>&1 &' % sink.port)
+    deadline = time.monotonic() + 20
+    while sink.received < (1 << 20) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    c.ok('guest streams to host before the kill', sink.received >= 1 << 20,
+         'received %d bytes' % sink.received)
+    return r.get('gw')
+
+
+def reconnect(a, gw, echo, uecho, tries):
+    """New TCP (up to tries x 0.2 s) and UDP exchanges from the guest:
+    tcp=, secs= (until TCP worked) and udp= lines."""
+    return a.kv('''
+t0=$(uptime_s); i=0
+while [ $i -lt {3} ]; do
+    out=$(tcp_echo {0} {1} again 2); [ -n "$out" ] && break
+    i=$((i+1)); usleep 200000
+done
+echo "tcp=$out"; echo "secs=$(echo "$(uptime_s) $t0" | awk '{{print $1-$2}}')"
+echo "udp=$(udp_echo {0} {2} again-u)"
+'''.format(gw, echo.port, uecho.port, tries), timeout=30 + tries * 0.6)
+
+
 @group('recovery', [
     'guest streams to host before the kill',
     'NETDEV_PASST_DISCONNECTED after SIGKILL',
@@ -693,15 +722,7 @@ def g_recovery(c):
         c.guests.append(g)
         with g:
             a = Agent(g)
-            r = a.kv('net_up eth0 >/dev/null; echo gw=$(lease_get eth0 router)\n'
-                     'socat -u /dev/zero TCP4:$(lease_get eth0 router):%d </dev/null '
-                     '>/dev/null 2>&1 &' % sink.port)
-            gw = r.get('gw')
-            deadline = time.monotonic() + 20
-            while sink.received < (1 << 20) and time.monotonic() < deadline:
-                time.sleep(0.1)
-            c.ok('guest streams to host before the kill', sink.received >= 1 << 20,
-                 'received %d bytes' % sink.received)
+            gw = stream_to(c, a, sink)
             q = g.qmp
             old = H.info_pid(H.passt_netdevs(q.hmp('info network')).get('n0'))
             oldcmd = H.passt_pids().get(old)
@@ -724,15 +745,7 @@ def g_recovery(c):
             norm = (lambda cmd: [re.sub(r'^\d+$|^/.*/passt\.pid$', 'N', w)
                                  for w in cmd or []])
             c.eq('respawned passt has the same options', norm(newcmd), norm(oldcmd))
-            r = a.kv('''
-t0=$(uptime_s); i=0
-while [ $i -lt 50 ]; do
-    out=$(tcp_echo {0} {1} again 2); [ -n "$out" ] && break
-    i=$((i+1)); usleep 200000
-done
-echo "tcp=$out"; echo "secs=$(echo "$(uptime_s) $t0" | awk '{{print $1-$2}}')"
-echo "udp=$(udp_echo {0} {2} again-u)"
-'''.format(gw, echo.port, uecho.port), timeout=60)
+            r = reconnect(a, gw, echo, uecho, 50)
             c.ok('new guest tcp connection works within 10 s',
                  r.get('tcp') == 'host-tcp:again' and float(r.get('secs', 99)) < 10,
                  'guest: %r' % r)
@@ -1065,15 +1078,7 @@ def g_vu_recovery(c):
         c.guests.append(g)
         with running(g):
             a = Agent(g)
-            r = a.kv('net_up eth0 >/dev/null; echo gw=$(lease_get eth0 router)\n'
-                     'socat -u /dev/zero TCP4:$(lease_get eth0 router):%d </dev/null '
-                     '>/dev/null 2>&1 &' % sink.port)
-            gw = r.get('gw')
-            deadline = time.monotonic() + 20
-            while sink.received < (1 << 20) and time.monotonic() < deadline:
-                time.sleep(0.1)
-            c.ok('guest streams to host before the kill', sink.received >= 1 << 20,
-                 'received %d bytes' % sink.received)
+            gw = stream_to(c, a, sink)
             q = g.qmp
             procs.see(g)
             _, (_, old, _) = info_n0(g)
@@ -1095,15 +1100,7 @@ def g_vu_recovery(c):
                  wait_log(g, 'passt pid %s: Accepted TCP_REPAIR helper' % new),
                  'passt-repair under qemu: %r' % repair_helpers(g, timeout=0))
             procs.see(g)
-            r = a.kv('''
-t0=$(uptime_s); i=0
-while [ $i -lt 150 ]; do
-    out=$(tcp_echo {0} {1} again 2); [ -n "$out" ] && break
-    i=$((i+1)); usleep 200000
-done
-echo "tcp=$out"; echo "secs=$(echo "$(uptime_s) $t0" | awk '{{print $1-$2}}')"
-echo "udp=$(udp_echo {0} {2} again-u)"
-'''.format(gw, echo.port, uecho.port), timeout=120)
+            r = reconnect(a, gw, echo, uecho, 150)
             c.eq('new guest tcp connection works after the restart', r.get('tcp'),
                  'host-tcp:again', 'guest: %r' % r)
             c.eq('new guest udp exchange works', r.get('udp'), 'host-udp:again-u')
