@@ -12,7 +12,8 @@ version=$(apt-cache madison passt | awk -v s=bookworm \
           '$0 ~ s "/main" { print $3; exit }')
 [ -n "$version" ] || die "apt knows no bookworm passt (run scripts/deps.sh)"
 tmp=$(mktemp -d)
-chmod 755 "$tmp"      # apt downloads as _apt
+# apt downloads as _apt when it can write there
+if id _apt >/dev/null 2>&1; then chown _apt "$tmp"; fi
 trap 'rm -rf "$tmp"' EXIT
 log "fetching Debian 12's passt $version"
 (cd "$tmp" && apt-get download -q "passt=$version" >&2)
