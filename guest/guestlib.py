@@ -87,10 +87,21 @@ class QMP:
 
     def cmd(self, name, **args):
         """Execute a command; return its 'return' value, raise QMPError."""
+        return self._execute(name, args)
+
+    def getfd(self, fd, name):
+        """Hand fd over to QEMU under name (QMP getfd, SCM_RIGHTS)."""
+        return self._execute('getfd', {'fdname': name}, [fd])
+
+    def _execute(self, name, args, fds=()):
         msg = {'execute': name}
         if args:
             msg['arguments'] = args
-        self.sock.sendall(json.dumps(msg).encode() + b'\n')
+        data = json.dumps(msg).encode() + b'\n'
+        if fds:
+            socket.send_fds(self.sock, [data], list(fds))
+        else:
+            self.sock.sendall(data)
         while True:
             resp = self._recv()
             if 'event' in resp:
@@ -169,14 +180,16 @@ class Guest:
     script: the guest script's text (run by busybox sh in the guest).
     extra_args: more QEMU arguments. append: more kernel arguments.
     qmp: open a QMP connection (self.qmp). shared_memory: guest RAM from a
-        shared memfd (needed by vhost-user backends).
+        shared memfd (needed by vhost-user backends). pass_fds: fds that
+        QEMU inherits, for fd=N options.
     interactive: serial console on our stdin/stdout (without a script the
         guest starts a shell there).
     """
 
     def __init__(self, netdev=(), script=None, extra_args=(), qmp=False,
                  accel=None, nic_opts='', append='', mem='256M',
-                 shared_memory=False, interactive=False, name='guest'):
+                 shared_memory=False, interactive=False, name='guest',
+                 pass_fds=()):
         self.netdev = list(netdev)
         self.script = script
         self.extra_args = list(extra_args)
@@ -188,6 +201,7 @@ class Guest:
         self.shared_memory = shared_memory
         self.interactive = interactive
         self.name = name
+        self.pass_fds = tuple(pass_fds)
         self.proc = None
         self.cmdline = None       # QEMU's argument list, once started
         self.qmp = None
@@ -240,12 +254,14 @@ class Guest:
             mon = self._listen('qmp.sock') if self.want_qmp else None
             self.cmdline = self.args()
             if self.interactive:
-                self.proc = subprocess.Popen(self.cmdline)
+                self.proc = subprocess.Popen(self.cmdline,
+                                             pass_fds=self.pass_fds)
             else:
                 with open(self._path('qemu.log'), 'wb') as log:
                     self.proc = subprocess.Popen(
                         self.cmdline, stdin=subprocess.DEVNULL,
-                        stdout=log, stderr=subprocess.STDOUT)
+                        stdout=log, stderr=subprocess.STDOUT,
+                        pass_fds=self.pass_fds)
             self._port = self._accept(res)
             self._reader = threading.Thread(target=self._read_results,
                                             daemon=True)

@@ -1114,6 +1114,99 @@ def g_vu_recovery(c):
 
 
 # ------------------------------------------------------------------------
+# Handover: the management layer starts passt on one end of a socket pair
+# and gives QEMU the other (fd=), as when QEMU may not run programs.
+def own_passt(vhost_user):
+    """passt --fd on a new socket pair, as a management layer starts it:
+    (process, our end of the pair)."""
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    cmd = [P, '-f', '-q', '--fd', str(theirs.fileno())]
+    if vhost_user:
+        cmd.append('--vhost-user')
+    pp = subprocess.Popen(cmd, pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL,
+                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    theirs.close()
+    return pp, ours
+
+
+def handover_group(name, vhost_user):
+    checks = [
+        'guest gets a lease from the handed-over passt under -sandbox spawn=deny',
+        'info network: handed-over fd',
+        'tcp and udp to host loopback via gateway',
+        'QEMU started no process',
+        'NETDEV_PASST_DISCONNECTED when passt goes away, not restarting',
+        'netdev-passt-set-fd: NETDEV_PASST_CONNECTED',
+        'new guest tcp connection works after the handover',
+        'new guest udp exchange works',
+        'handed-over passt exits by itself when QEMU quits',
+    ]
+    mode = 'vhost-user' if vhost_user else 'stream'
+
+    @group(name, checks)
+    def g_handover(c):
+        if vhost_user and unsupported(c, 'vhost-user=on'):
+            return
+        echo, uecho = H.TcpEcho('127.0.0.1'), H.UdpEcho('127.0.0.1')
+        first, fd = own_passt(vhost_user)
+        second = None
+        try:
+            netdev = 'passt,id=n0,fd=%d%s' % (fd.fileno(),
+                                              ',vhost-user=on' if vhost_user else '')
+            kw = dict(extra=['-sandbox', 'on,spawn=deny'], pass_fds=[fd.fileno()])
+            g = vu_guest([netdev], **kw) if vhost_user else agent_guest([netdev], qmp=True, **kw)
+            c.guests.append(g)
+            with running(g):
+                fd.close()
+                a = Agent(g)
+                q = g.qmp
+                r = a.kv('net_up eth0 || echo lease=none\n'
+                         'gw=$(lease_get eth0 router); echo gw=$gw\n'
+                         'echo "tcp=$(tcp_echo $gw %d hello-h)"\n'
+                         'echo "udp=$(udp_echo $gw %d hello-hu)"' % (echo.port, uecho.port),
+                         timeout=60)
+                c.notes.append('guest: %r' % r)
+                c.ok(checks[0], r.get('lease') != 'none' and r.get('ip'), 'guest: %r' % r)
+                st = H.passt_netdevs(q.hmp('info network')).get('n0')
+                c.eq(checks[1], st, 'passt: %s, handed-over fd' % mode)
+                c.eq(checks[2], (r.get('tcp'), r.get('udp')),
+                     ('host-tcp:hello-h', 'host-udp:hello-hu'))
+                c.eq(checks[3], H.descendants(g.proc.pid), [])
+                first.kill()
+                first.wait()
+                ev = q.get_event('NETDEV_PASST_DISCONNECTED', timeout=15)
+                c.eq(checks[4], ev['data'], {'netdev-id': 'n0', 'restarting': False})
+                second, fd = own_passt(vhost_user)
+                q.getfd(fd.fileno(), 'passt1')
+                fd.close()
+                q.cmd('netdev-passt-set-fd', id='n0', fd='passt1')
+                ev = q.get_event('NETDEV_PASST_CONNECTED', timeout=15)
+                c.eq(checks[5], ev['data'], {'netdev-id': 'n0'})
+                r = reconnect(a, r.get('gw'), echo, uecho, 50)
+                c.eq(checks[6], r.get('tcp'), 'host-tcp:again', 'guest: %r' % r)
+                c.eq(checks[7], r.get('udp'), 'host-udp:again-u')
+                rc = a.quit()
+            try:
+                second.wait(10)
+            except subprocess.TimeoutExpired:
+                pass
+            c.eq(checks[8], (rc, second.returncode), (0, 0))
+        finally:
+            for pp in (first, second):
+                if pp and pp.poll() is None:
+                    pp.kill()
+                    pp.wait()
+            fd.close()
+            echo.close()
+            uecho.close()
+    return g_handover
+
+
+handover_group('handover', False)
+handover_group('vhost-user-handover', True)
+
+
+# ------------------------------------------------------------------------
 # Migration: the same VM moved to a second QEMU on this host (-incoming
 # defer, migrate over a unix socket); the guest agent goes on running.
 ADDR = "echo addr=$(ip -4 -o addr show dev eth0 | awk '{print $4}')"
