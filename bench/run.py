@@ -139,6 +139,14 @@ METRICS = [
     ('qemu_cpu_gb', 'QEMU CPU per GB (TCP, all threads)', 's/GB', 'lo', '%.2f'),
     ('qemu_io_cpu_gb', 'QEMU CPU per GB (TCP, non-vCPU threads)', 's/GB', 'lo', '%.2f'),
     ('passt_cpu_gb', 'passt CPU per GB (TCP)', 's/GB', 'lo', '%.2f'),
+    ('qemu_sc_mb_g2h', 'QEMU syscalls per MB, TCP guest->host', '1/MB', 'lo', '%.1f'),
+    ('qemu_sc_mb_h2g', 'QEMU syscalls per MB, TCP host->guest', '1/MB', 'lo', '%.1f'),
+    ('qemu_bytes_io_g2h', '  KiB per QEMU socket/tap write, guest->host', 'KiB', 'hi', '%.1f'),
+    ('qemu_bytes_io_h2g', '  KiB per QEMU socket/tap read, host->guest', 'KiB', 'hi', '%.1f'),
+    ('passt_sc_mb_g2h', 'passt syscalls per MB, TCP guest->host', '1/MB', 'lo', '%.1f'),
+    ('passt_sc_mb_h2g', 'passt syscalls per MB, TCP host->guest', '1/MB', 'lo', '%.1f'),
+    ('qemu_sc_tps', 'QEMU syscalls per 1-byte request/response', '1', 'lo', '%.1f'),
+    ('passt_sc_tps', 'passt syscalls per 1-byte request/response', '1', 'lo', '%.1f'),
 ]
 TCP_KEYS = ['tcp_g2h', 'tcp_h2g', 'tcp_h2g_fwd', 'tcp_g2h_fwd']
 METRIC = {m[0]: m for m in METRICS}
@@ -208,6 +216,88 @@ class CpuMeter:
         if 'qemu_cpu_s' in d and 'qemu_vcpu_cpu_s' in d:
             d['qemu_io_cpu_s'] = d['qemu_cpu_s'] - d['qemu_vcpu_cpu_s']
         return d
+
+
+# System calls counted per process around TCP transfers: what QEMU (and
+# passt) spend per MB, and how many bytes each write moves.
+# Frames and segments move with these; plain write/read are QEMU's
+# eventfds (bottom halves, vCPU kicks) and passt's pipes and timers.
+IO_WRITES = ('writev', 'sendmsg', 'sendto')
+IO_READS = ('readv', 'recvmsg', 'recvfrom')
+WRITES = ('write',) + IO_WRITES
+READS = ('read',) + IO_READS
+POLLS = ('ppoll', 'poll', 'epoll_wait', 'epoll_pwait')
+SYSCALLS = WRITES + READS + POLLS + ('ioctl',)
+
+
+class SyscallMeter:
+    """`perf stat` on syscall tracepoints of one process, for the length
+    of a transfer (counting only, no recording: little overhead). A no-op
+    where perf or the tracepoints are missing."""
+    usable = None
+    enabled = True
+
+    def __init__(self, pid):
+        self.pid, self.proc, self.out = pid, None, None
+
+    @classmethod
+    def probe(cls):
+        if cls.usable is None:
+            cls.usable = bool(shutil.which('perf')) and subprocess.run(
+                ['perf', 'stat', '-e', 'raw_syscalls:sys_enter', 'true'],
+                capture_output=True).returncode == 0
+            if not cls.usable:
+                log('perf cannot count syscall tracepoints: no syscall counts')
+        return cls.usable
+
+    def start(self):
+        if not self.pid or not self.enabled or not self.probe():
+            return
+        fd, self.out = tempfile.mkstemp(prefix='bench-perf-')
+        os.close(fd)
+        events = ['raw_syscalls:sys_enter'] + ['syscalls:sys_enter_' + n
+                                               for n in SYSCALLS]
+        self.proc = subprocess.Popen(['perf', 'stat', '-x', ',', '-o', self.out,
+                                      '-e', ','.join(events), '-p', str(self.pid)],
+                                     stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL)
+
+    def stop(self):
+        """{syscall name or 'all': count}, {} if not counted."""
+        if not self.proc:
+            return {}
+        self.proc.send_signal(signal.SIGINT)
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        counts = {}
+        with open(self.out) as f:
+            for line in f:
+                fields = line.strip().split(',')
+                if len(fields) < 3 or not fields[0].isdigit():
+                    continue
+                ev = fields[2]
+                name = 'all' if ev == 'raw_syscalls:sys_enter' else \
+                    ev.replace('syscalls:sys_enter_', '')
+                counts[name] = int(fields[0])
+        os.unlink(self.out)
+        self.proc = None
+        return counts
+
+
+def syscall_fields(prefix, counts):
+    """Run fields from SyscallMeter counts: all, writes, reads, polls."""
+    if not counts:
+        return {}
+    return {prefix + '_sc_all': counts.get('all', 0),
+            prefix + '_sc_writes': sum(counts.get(n, 0) for n in WRITES),
+            prefix + '_sc_reads': sum(counts.get(n, 0) for n in READS),
+            prefix + '_sc_polls': sum(counts.get(n, 0) for n in POLLS),
+            prefix + '_sc_io_writes': sum(counts.get(n, 0) for n in IO_WRITES),
+            prefix + '_sc_io_reads': sum(counts.get(n, 0) for n in IO_READS),
+            prefix + '_sc': counts}
 
 
 # -------------------------------------------------------------- helpers ----
@@ -596,7 +686,8 @@ class BackendRun:
         # start-up first, while the guest is idle: the RSS samples around a
         # hot-plug are less disturbed than after the transfers
         steps = [('startup', self.m_startup), ('tcp', self.m_tcp),
-                 ('tps', self.m_tps), ('udp', self.m_udp)]
+                 ('tps', self.m_tps), ('udp', self.m_udp),
+                 ('syscalls', self.m_syscalls)]
         for name, fn in steps:
             if o.only and name not in o.only:
                 continue
@@ -633,12 +724,21 @@ class BackendRun:
             raise RuntimeError('host iperf3: %s' % j.get('error'))
         return j
 
-    def transfer(self, metric, fn, udp=False):
+    def meters(self):
+        return [('qemu', SyscallMeter(self.qemu_pid)),
+                ('passt', SyscallMeter(self.passt_pid))]
+
+    def transfer(self, metric, fn, udp=False, count=False):
+        meters = self.meters() if count else []
+        for _, m in meters:
+            m.start()
         a = self.cpu.snap()
         try:
             j = fn()
             rate, nbytes, loss = iperf_summary(j, udp)
         except Exception as e:      # noqa: BLE001
+            for _, m in meters:
+                m.stop()
             # one failed run does not end the backend's measurements
             msg = '%s: %s' % (type(e).__name__, e)
             log('%s: %s failed: %s' % (self.be['name'], metric, msg))
@@ -648,6 +748,8 @@ class BackendRun:
         b = self.cpu.snap()
         run = {'value': rate, 'bytes': nbytes}
         run.update(self.cpu.delta(a, b))
+        for name, m in meters:
+            run.update(syscall_fields(name, m.stop()))
         if udp:
             run['loss'] = loss
             run['offered'] = self.o.udp_rate
@@ -685,17 +787,66 @@ class BackendRun:
                         if f in r and gbk:
                             r[f.replace('_s', '_per_gb')] = r[f] / gbk
 
-    def m_tps(self):
-        for _ in range(self.o.runs):
+    def syscalls_per_mb(self):
+        """Syscalls per MB moved, per direction, and bytes per write."""
+        for direction in ('g2h', 'h2g'):
+            runs = [r for r in self.runs.get('sc_tcp_' + direction, [])
+                    if r.get('value') is not None and 'qemu_sc_all' in r]
+            mb = sum(r['bytes'] for r in runs) / 1e6
+            if not mb:
+                continue
+            for who in ('qemu', 'passt'):
+                if not all(who + '_sc_all' in r for r in runs):
+                    continue
+                tot = {f: sum(r[who + f] for r in runs)
+                       for f in ('_sc_all', '_sc_writes', '_sc_reads', '_sc_polls')}
+                self.add('%s_sc_mb_%s' % (who, direction),
+                         {'value': tot['_sc_all'] / mb, 'mb': mb,
+                          'writes_per_mb': tot['_sc_writes'] / mb,
+                          'reads_per_mb': tot['_sc_reads'] / mb,
+                          'polls_per_mb': tot['_sc_polls'] / mb})
+            # QEMU writes towards the backend in g2h, reads from it in h2g
+            f = '_sc_io_writes' if direction == 'g2h' else '_sc_io_reads'
+            n = sum(r['qemu' + f] for r in runs)
+            if n:
+                self.add('qemu_bytes_io_%s' % direction,
+                         {'value': mb * 1e6 / n / 1024, 'count': n})
+
+    def m_syscalls(self):
+        """Syscall counts, in transfers of their own: counting slows the
+        path down a little, so the throughput runs go without."""
+        if not SyscallMeter.enabled or not SyscallMeter.probe():
+            return
+        self.transfer('sc_tcp_g2h', lambda: self.guest_iperf(''), count=True)
+        self.transfer('sc_tcp_h2g', lambda: self.guest_iperf('-R'), count=True)
+        self.syscalls_per_mb()
+        self.m_tps(count=True)
+
+    def m_tps(self, count=False):
+        for _ in range(1 if count else self.o.runs):
+            meters = self.meters() if count else []
+            for _, m in meters:
+                m.start()
             a = self.cpu.snap()
             try:
                 r = rr_client(self.fwd_addr, self.ctx['rr'], self.o.seconds, self.ns)
             except Exception as e:      # noqa: BLE001
+                for _, m in meters:
+                    m.stop()
                 log('%s: tps failed: %s' % (self.be['name'], e))
-                self.add('tps', {'value': None, 'error': str(e)})
+                self.add('sc_tps' if count else 'tps', {'value': None, 'error': str(e)})
                 self.info.setdefault('errors', []).append('tps: %s' % e)
                 continue
             r.update(self.cpu.delta(a, self.cpu.snap()))
+            for who, m in meters:
+                counts = m.stop()
+                if counts and r.get('transactions'):
+                    # the warm-up round trips are in the counts too: few
+                    self.add('%s_sc_tps' % who,
+                             {'value': counts.get('all', 0) / r['transactions'],
+                              'counts': counts})
+            if count:
+                continue
             self.add('tps', r)
             log('%s: tps %.0f (p50 %.0f us)' % (self.be['name'], r['value'],
                                                  r['rtt_p50_us']))
@@ -934,6 +1085,28 @@ def plot(json_path, png_path):
     return False
 
 
+README = os.path.join(HERE, '..', 'README.md')
+README_BEGIN = '<!-- bench table: written by bench/run.py -->'
+README_END = '<!-- end of bench table -->'
+
+
+def update_readme(report, path=README):
+    """Put the report (table, targets) between README's markers."""
+    with open(path) as f:
+        text = f.read()
+    start, end = text.find(README_BEGIN), text.find(README_END)
+    if start < 0 or end < start:
+        log('%s: no bench table markers, not updated' % path)
+        return False
+    body = report.split('\n', 2)[2]        # without the '# title' line
+    text = (text[:start + len(README_BEGIN)] + '\n' + body.rstrip('\n') +
+            '\n\n![throughput per backend](bench/results/throughput.png)\n' +
+            text[end:])
+    with open(path, 'w') as f:
+        f.write(text)
+    return True
+
+
 # ----------------------------------------------------------------- main ----
 def main():
     p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0],
@@ -945,13 +1118,16 @@ def main():
     p.add_argument('--backends', default=','.join(BY_NAME),
                    help='comma-separated (default: all)')
     p.add_argument('--only', default='',
-                   help='comma-separated subset of tcp,tps,udp,startup')
+                   help='comma-separated subset of tcp,tps,udp,startup,syscalls')
     p.add_argument('--udp-rate', default='100M', help='iperf3 -b (default 100M)')
     p.add_argument('--udp-len', type=int, default=1400,
                    help='UDP datagram size (default 1400: fits every MTU)')
     p.add_argument('--out', default=RESULTS, help='results directory')
     p.add_argument('--accel', help='kvm or tcg (default: guestlib probe)')
+    p.add_argument('--no-syscalls', action='store_true',
+                   help='do not count syscalls with perf')
     o = p.parse_args()
+    SyscallMeter.enabled = not o.no_syscalls
     if o.quick:
         o.runs, o.seconds = 1, 2
     o.only = [x for x in o.only.split(',') if x]
@@ -1020,6 +1196,10 @@ def main():
         log('plot: %s' % png)
     print(report)
     log('written: %s/latest.md, latest.json' % o.out)
+    # Only a full run of every backend stands for the README
+    if (o.out == RESULTS and not o.only and not o.quick and
+            names == list(BY_NAME) and update_readme(report)):
+        log('README.md: table updated')
     return 0
 
 
