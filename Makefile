@@ -30,6 +30,7 @@ demo:
 	scripts/demo.sh
 # Side by side throughput, latency, start-up and CPU per backend (minutes)
 bench: build
+	scripts/bench-deps.sh
 	bash guest/build-guest.sh
 	python3 bench/run.py
 # Keeps downloads and the work tree (which may hold unexported commits).

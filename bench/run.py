@@ -805,10 +805,11 @@ class BackendRun:
                           'writes_per_mb': tot['_sc_writes'] / mb,
                           'reads_per_mb': tot['_sc_reads'] / mb,
                           'polls_per_mb': tot['_sc_polls'] / mb})
-            # QEMU writes towards the backend in g2h, reads from it in h2g
+            # QEMU writes towards the backend in g2h, reads from it in h2g;
+            # in vhost-user mode frames do not go through QEMU at all
             f = '_sc_io_writes' if direction == 'g2h' else '_sc_io_reads'
             n = sum(r['qemu' + f] for r in runs)
-            if n:
+            if n and not self.be.get('shared_memory'):
                 self.add('qemu_bytes_io_%s' % direction,
                          {'value': mb * 1e6 / n / 1024, 'count': n})
 
