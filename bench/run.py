@@ -730,9 +730,10 @@ class BackendRun:
 
     def transfer(self, metric, fn, udp=False, count=False):
         meters = self.meters() if count else []
+        a = self.cpu.snap()
+        # nothing between starting the meters and the try that stops them
         for _, m in meters:
             m.start()
-        a = self.cpu.snap()
         try:
             j = fn()
             rate, nbytes, loss = iperf_summary(j, udp)
@@ -826,9 +827,9 @@ class BackendRun:
     def m_tps(self, count=False):
         for _ in range(1 if count else self.o.runs):
             meters = self.meters() if count else []
+            a = self.cpu.snap()
             for _, m in meters:
                 m.start()
-            a = self.cpu.snap()
             try:
                 r = rr_client(self.fwd_addr, self.ctx['rr'], self.o.seconds, self.ns)
             except Exception as e:      # noqa: BLE001
