@@ -1,6 +1,6 @@
 # Developer targets; each is a script in scripts/ (see README.md).
 .PHONY: all deps fetch tree export check-export build passt test test-all \
-	checkpatch each-patch demo bench clean distclean
+	checkpatch each-patch demo bench asan clean distclean
 
 all: build
 
@@ -15,7 +15,8 @@ export:
 check-export:
 	scripts/check-export.sh
 passt: deps
-	scripts/build-passt.sh
+	scripts/build-passt.sh newest
+	scripts/build-passt.sh 2025
 build:
 	scripts/setup.sh
 test:
@@ -33,9 +34,14 @@ bench: build
 	scripts/bench-deps.sh
 	bash guest/build-guest.sh
 	python3 bench/run.py
+# ASAN/UBSAN build (build/qemu-asan), qtests and fuzz test on it (not in test)
+asan: build
+	scripts/asan.sh
 # Keeps downloads and the work tree (which may hold unexported commits).
 clean:
 	rm -rf build/qemu-build build/each-patch-build build/test-logs \
+	    build/qemu-asan build/asan-logs build/qemu-build-nopasst \
+	    build/qemu-build-novirtio build/*-build.log \
 	    build/each-patch-*.log
 	if [ -d build/qemu/.git ]; then git -C build/qemu worktree prune; fi
 	rm -rf build/each-patch

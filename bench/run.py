@@ -509,6 +509,34 @@ def wait_qemu(timeout=900):
         time.sleep(10)
 
 
+def passt_version(passt):
+    """The first line `passt --version` prints, or None. It gets a terminal:
+    passt up to 2025 prints it through stdio and leaves with _exit(), so
+    nothing reaches a pipe."""
+    master, slave = os.openpty()
+    try:
+        subprocess.run([passt, '--version'], stdin=subprocess.DEVNULL,
+                       stdout=slave, stderr=slave, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    finally:
+        os.close(slave)
+    out = b''
+    try:
+        while True:
+            chunk = os.read(master, 4096)
+            if not chunk:
+                break
+            out += chunk
+    except OSError:         # EIO: the terminal has no writer left
+        pass
+    finally:
+        os.close(master)
+    lines = [l.strip() for l in out.decode(errors='replace').splitlines()]
+    lines = [l for l in lines if l and 'AVX2' not in l]
+    return lines[0] if lines else None
+
+
 def machine_info():
     cpu = platform.processor() or '?'
     try:
@@ -524,15 +552,9 @@ def machine_info():
                               text=True).stdout.splitlines()[0]
     except (OSError, IndexError):
         qver = '?'
-    try:
-        pv = subprocess.run([H.PASST, '--version'], capture_output=True,
-                            text=True)
-        said = [l for l in (pv.stdout + pv.stderr).splitlines()
-                if l.strip() and 'AVX2' not in l]
-        pver = 'passt %s (%s)' % (said[0] if said else 'version not reported',
-                                  os.path.relpath(H.PASST, TOP))
-    except (OSError, IndexError):
-        pver = '?'
+    pver = '%s (%s)' % (passt_version(H.PASST) or
+                        'passt version not reported',
+                        os.path.relpath(H.PASST, TOP))
     return {'cpu': cpu, 'cores': os.cpu_count(), 'kernel': platform.release(),
             'host': platform.node(), 'qemu': qver, 'passt': pver,
             'loadavg': open('/proc/loadavg').read().split()[:3]}

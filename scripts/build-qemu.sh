@@ -17,7 +17,9 @@ if [ ! -f "$QEMU_BUILD/build.ninja" ]; then
         --enable-slirp --enable-seccomp ${QEMU_CONFIGURE_EXTRA:-} \
         --firmwarepath=/usr/share/seabios:/usr/lib/ipxe/qemu:/usr/share/qemu) >&2
 fi
-targets=(qemu-system-x86_64 tests/qtest/netdev-socket tests/qtest/test-netfilter "$@")
+# QEMU_TARGETS: what to build instead of QEMU and the stream qtests
+read -r -a targets <<< "${QEMU_TARGETS:-qemu-system-x86_64 tests/qtest/netdev-socket tests/qtest/test-netfilter}"
+targets+=("$@")
 ninja -C "$QEMU_BUILD" "${targets[@]}" >&2
 
 # Run from the build directory, QEMU looks for firmware under qemu-bundle/

@@ -7,9 +7,15 @@ BUILD=${BUILD:-$TOP/build}
 # QEMU 10.0.x from Debian (trixie); fallback: the newest 10.0.x any suite has.
 QEMU_PIN="1:10.0.13+ds-0+deb13u1"
 QEMU_SERIES="10.0."
-# passt with --vhost-user and migration stream v2 (2025_03_20 and newer)
-PASST_PIN="0.0~git20250503.587980c-2+deb13u1"
-PASST_SERIES="0.0~git2025"
+# Two passts with --vhost-user and migration stream v2 (2025_03_20 and
+# newer), each falling back to the newest of its series: the default one
+# (tests, demo, bench), the newest the archive serves (trixie-backports)...
+PASST_PIN="0.0~git20260728.f8df3f1-1~bpo13+1"
+PASST_SERIES="0.0~git2026"
+# ... and trixie's, which the qtest and the guest suite's vhost-user and
+# migration groups also run against.
+PASST_2025_PIN="0.0~git20250503.587980c-2+deb13u1"
+PASST_2025_SERIES="0.0~git2025"
 
 DL=$BUILD/dl
 QEMU_SRC=$BUILD/qemu-src          # unpacked Debian source (base of the tree)
@@ -18,17 +24,37 @@ QEMU_TREE=${QEMU_TREE:-$BUILD/qemu}             # git work tree: base commit + s
 QEMU_BUILD=${QEMU_BUILD:-$BUILD/qemu-build}      # meson build directory
 PASST_SRC=$BUILD/passt-src
 PASST_PREFIX=$BUILD/passt         # installed passt: $PASST_PREFIX/bin/passt
+PASST_2025_SRC=$BUILD/passt-2025-src
+PASST_2025_PREFIX=$BUILD/passt-2025 # trixie's: $PASST_2025_PREFIX/bin/passt
 PASST_OLD_PREFIX=$BUILD/passt-old # Debian 12's passt: $PASST_OLD_PREFIX/usr/bin/passt
 BASE_TAG=base
 
 SERIES_AUTHOR="QEMU passt series developers"
 SERIES_EMAIL="qemu-passt@devel.invalid"
 
-# What the qtests of the series run: the QEMU of $QEMU_BUILD and our passts
+# Our passts built from source, by name: the default one first.
+PASST_VARIANTS=(newest 2025)
+
+# passt_variant [NAME]: set PV_PIN, PV_SERIES, PV_SRC and PV_PREFIX for one
+# of $PASST_VARIANTS (default: newest).
+passt_variant() {
+    case ${1:-newest} in
+    newest) PV_PIN=$PASST_PIN PV_SERIES=$PASST_SERIES
+            PV_SRC=$PASST_SRC PV_PREFIX=$PASST_PREFIX;;
+    2025)   PV_PIN=$PASST_2025_PIN PV_SERIES=$PASST_2025_SERIES
+            PV_SRC=$PASST_2025_SRC PV_PREFIX=$PASST_2025_PREFIX;;
+    *) die "no passt called '$1' (have: ${PASST_VARIANTS[*]})";;
+    esac
+}
+
+# qtest_env [PASST]: what the qtests of the series run: the QEMU of
+# $QEMU_BUILD, the passt (and passt-repair) named (default: newest), and
+# Debian 12's passt.
 qtest_env() {
+    passt_variant "${1:-newest}"
     export QTEST_QEMU_BINARY=$QEMU_BUILD/qemu-system-x86_64
-    export QTEST_PASST=$PASST_PREFIX/bin/passt
-    export QTEST_PASST_REPAIR=$PASST_PREFIX/bin/passt-repair
+    export QTEST_PASST=$PV_PREFIX/bin/passt
+    export QTEST_PASST_REPAIR=$PV_PREFIX/bin/passt-repair
     export QTEST_PASST_OLD=$PASST_OLD_PREFIX/usr/bin/passt
 }
 

@@ -15,35 +15,49 @@ PKGS=(make git curl ca-certificates xz-utils dpkg-dev patch file
 # +ds source cannot build without an i386 cross compiler
 BPO_PKGS=(meson python3-pycotap qemu-system-data)
 
-missing=()
-for p in "${PKGS[@]}" "${BPO_PKGS[@]}"; do
-    dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed' ||
-        missing+=("$p")
-done
-if [ -f "$SOURCES" ] && [ ${#missing[@]} -eq 0 ] &&
-   dpkg --compare-versions "$(dpkg-query -W -f='${Version}' meson)" ge 1.5; then
-    exit 0
-fi
-
-if [ ! -f "$SOURCES" ]; then
-    # Reuse the mirror this machine already uses for Debian's main archive.
-    uri=$(apt-get indextargets --format '$(REPO_URI) $(RELEASE) $(COMPONENT)' |
-          awk '$3 == "main" && $2 ~ /^[a-z]+$/ { print $1; exit }')
-    [ -n "$uri" ] || die "no Debian main archive in apt's sources"
-    log "adding $SOURCES (bookworm-backports, trixie sources) from $uri"
-    cat > "$SOURCES" <<EOS
+# Our sources file for mirror URI $1: bookworm-backports' binaries, and the
+# source packages of trixie (QEMU, passt) and trixie-backports (newer passt).
+sources_text() {
+    cat <<EOS
 Types: deb deb-src
-URIs: $uri
+URIs: $1
 Suites: bookworm-backports
 Components: main
 Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
 
 Types: deb-src
-URIs: $uri
-Suites: trixie
+URIs: $1
+Suites: trixie trixie-backports
 Components: main
 Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
 EOS
+}
+
+# Keep the mirror a file of ours already names; else reuse the one this
+# machine uses for Debian's main archive.
+uri=
+[ -f "$SOURCES" ] && uri=$(sed -n 's/^URIs: *//p' "$SOURCES" | head -n1)
+[ -n "$uri" ] || uri=$(apt-get indextargets --format '$(REPO_URI) $(RELEASE) $(COMPONENT)' |
+                       awk '$3 == "main" && $2 ~ /^[a-z]+$/ { print $1; exit }')
+[ -n "$uri" ] || die "no Debian main archive in apt's sources"
+stale=
+if [ "$(cat "$SOURCES" 2>/dev/null)" != "$(sources_text "$uri")" ]; then
+    stale=1
+fi
+
+missing=()
+for p in "${PKGS[@]}" "${BPO_PKGS[@]}"; do
+    dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed' ||
+        missing+=("$p")
+done
+if [ -z "$stale" ] && [ ${#missing[@]} -eq 0 ] &&
+   dpkg --compare-versions "$(dpkg-query -W -f='${Version}' meson)" ge 1.5; then
+    exit 0
+fi
+
+if [ -n "$stale" ]; then
+    log "writing $SOURCES (bookworm-backports; trixie, trixie-backports sources) from $uri"
+    sources_text "$uri" > "$SOURCES"
 fi
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -q

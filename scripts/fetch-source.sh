@@ -4,16 +4,21 @@
 # Sources index apt already verified, and unpack it (with Debian's patches)
 # into DEST; ORIG_DEST, if given, gets the upstream tarball alone.
 # Falls back, loudly, to the newest version starting with SERIES when PIN
-# has left the archive.
+# has left the archive. Does nothing when DEST holds that version already.
+# UPSTREAM_ONLY_OK=1: when the mirror has no Debian tarball (.debian.tar.*),
+# unpack the upstream one alone, loudly; DEST's .fetched then says
+# VERSION~upstream-only, and the next run tries the Debian tarball again.
 set -euo pipefail
 . "$(dirname "$0")/config.sh"
 
 pkg=$1 pin=$2 series=$3 dest=$4 orig_dest=${5:-}
 stamp=$dest/.fetched
+have=$(cat "$stamp" 2>/dev/null || true)
 
-if [ -f "$stamp" ] && [ -z "$orig_dest" -o -d "$orig_dest" ]; then
-    exit 0
-fi
+# DEST holds version $1 already (and ORIG_DEST is there, if asked for)
+unpacked() { [ "$have" = "$1" ] && { [ -z "$orig_dest" ] || [ -d "$orig_dest" ]; }; }
+
+unpacked "$pin" && exit 0
 
 versions=$(apt-cache showsrc "$pkg" 2>/dev/null | sed -n 's/^Version: //p' | sort -u)
 [ -n "$versions" ] || die "apt has no source for '$pkg' (run scripts/deps.sh)"
@@ -27,10 +32,14 @@ else
     warn "$pkg $pin is no longer in the archive; using $version instead." \
          "Update the pin in scripts/config.sh once the series is checked on it."
 fi
-log "fetching $pkg $version"
+unpacked "$version" && exit 0
+log "fetching $pkg $version${have:+ (replacing $have)}"
 
 mkdir -p "$DL"
-uris=$(cd "$DL" && apt-get source -qq --print-uris "$pkg=$version")
+# From an empty directory: apt leaves out the files it finds already there.
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+uris=$(cd "$tmp" && apt-get source -qq --print-uris "$pkg=$version")
 dsc=
 orig=
 debian=
@@ -44,6 +53,11 @@ while read -r url file _size hash; do
         if ! curl -fsSL --retry 3 -o "$DL/$file.part" "$url"; then
             case $file in
             *.dsc) warn "could not download $file; unpacking by hand"; continue;;
+            *.debian.tar.*)
+                [ -n "${UPSTREAM_ONLY_OK:-}" ] || die "could not download $url"
+                warn "could not download $file: using $pkg's upstream" \
+                     "tarball alone, WITHOUT Debian's patches (tried again next run)"
+                continue;;
             *) die "could not download $url";;
             esac
         fi
@@ -57,16 +71,21 @@ while read -r url file _size hash; do
     *.debian.tar.*) debian=$DL/$file;;
     esac
 done <<<"$uris"
-[ -n "$orig" ] && [ -n "$debian" ] || die "$pkg $version: unexpected file set"
+[ -n "$orig" ] || die "$pkg $version: no upstream tarball in the Sources index"
+[ -n "$debian" ] || [ -n "${UPSTREAM_ONLY_OK:-}" ] ||
+    die "$pkg $version: no Debian tarball in the Sources index"
+got=$version
+[ -n "$debian" ] || got+="~upstream-only"
+unpacked "$got" && exit 0
 
 rm -rf "$dest"
-if [ -n "$dsc" ]; then
+if [ -n "$dsc" ] && [ -n "$debian" ]; then
     dpkg-source --no-copy -x "$dsc" "$dest" >&2
 else
     # What dpkg-source does for a 3.0 (quilt) package.
     mkdir -p "$dest"
     tar -xf "$orig" -C "$dest" --strip-components=1
-    tar -xf "$debian" -C "$dest"
+    [ -z "$debian" ] || tar -xf "$debian" -C "$dest"
     if [ -f "$dest/debian/patches/series" ]; then
         grep -v '^\s*\(#\|$\)' "$dest/debian/patches/series" |
         while read -r p opt; do
@@ -75,7 +94,7 @@ else
     fi
 fi
 rm -rf "$dest/.pc"
-echo "$version" > "$stamp"
+echo "$got" > "$stamp"
 
 if [ -n "$orig_dest" ]; then
     rm -rf "$orig_dest"

@@ -7,7 +7,9 @@ set -euo pipefail
 
 "$TOP/scripts/deps.sh"
 "$TOP/scripts/fetch-qemu.sh"
-"$TOP/scripts/build-passt.sh"
+for v in "${PASST_VARIANTS[@]}"; do
+    "$TOP/scripts/build-passt.sh" "$v"
+done
 "$TOP/scripts/fetch-old-passt.sh"
 "$TOP/scripts/mktree.sh"
 "$TOP/scripts/check-export.sh"

@@ -39,18 +39,39 @@ run_tap() {
     failed=$((failed + nok))
 }
 
-qtest_env
+# NAME@VARIANT for a run on another passt than the default one
+at() { [ "$2" = "${PASST_VARIANTS[0]}" ] && echo "$1" || echo "$1@$2"; }
+
+# netdev-passt runs on each of our passts, the other qtests once.
 for t in "${QTESTS[@]}"; do
     read -r name args <<< "$t"
-    # shellcheck disable=SC2086 # the arguments are words
-    run_tap "qtest-$name" timeout 600 "$QEMU_BUILD/tests/qtest/$name" --tap $args
+    variants=("${PASST_VARIANTS[0]}")
+    [ "$name" = netdev-passt ] && variants=("${PASST_VARIANTS[@]}")
+    for v in "${variants[@]}"; do
+        qtest_env "$v"
+        # shellcheck disable=SC2086 # the arguments are words
+        run_tap "$(at "qtest-$name" "$v")" timeout 600 \
+            "$QEMU_BUILD/tests/qtest/$name" --tap $args
+    done
 done
+qtest_env
 run_tap checkpatch "$TOP/scripts/tap.sh" "$TOP/scripts/checkpatch.sh"
 run_tap upstream-apply "$TOP/scripts/tap.sh" "$TOP/scripts/check-upstream.sh"
 run_tap disable-passt "$TOP/scripts/tap.sh" "$TOP/scripts/check-disable-passt.sh"
+run_tap no-virtio-net "$TOP/scripts/tap.sh" "$TOP/scripts/check-no-virtio-net.sh"
 run_tap fuzz timeout 1800 env QEMU="$QTEST_QEMU_BINARY" PASST="$QTEST_PASST" \
     python3 "$TOP/tests/fuzz/netdev_passt_fuzz.py"
-run_tap guest timeout 1800 python3 "$TOP/tests/guest/run.py"
+# The guest suite: all of it on the default passt, and the groups that
+# depend most on passt's version (vhost-user, migration) on the others.
+for v in "${PASST_VARIANTS[@]}"; do
+    passt_variant "$v"
+    groups=()
+    [ "$v" = "${PASST_VARIANTS[0]}" ] || groups=(-k 'vhost-user|migrate')
+    run_tap "$(at guest "$v")" timeout 1800 \
+        env QEMU="$QTEST_QEMU_BINARY" PASST="$PV_PREFIX/bin/passt" \
+        PASST_REPAIR="$PV_PREFIX/bin/passt-repair" \
+        python3 "$TOP/tests/guest/run.py" "${groups[@]}"
+done
 if [ -n "$each_patch" ]; then
     run_tap each-patch "$TOP/scripts/each-patch.sh"
 fi

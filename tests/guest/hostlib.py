@@ -814,34 +814,79 @@ def incoming_guest(netdev, **kw):
     return agent_guest(netdev, qmp=True, **kw)
 
 
-def migrate(src, dst, timeout=120):
-    """Live-migrate the VM of src into dst (an incoming_guest) over a unix
-    socket in dst's directory; wait until it runs there. Returns the
-    source's last query-migrate; raises GuestError if it fails."""
+def migrate_start(src, dst, capabilities=None, bandwidth=4 << 30):
+    """Start live-migrating the VM of src into dst (an incoming_guest) over
+    a unix socket in dst's directory; capabilities ({'return-path': True})
+    are set on both sides first; bandwidth: max-bandwidth in bytes/s."""
+    if capabilities:
+        caps = [{'capability': k, 'state': v} for k, v in capabilities.items()]
+        for g in (src, dst):
+            g.qmp.cmd('migrate-set-capabilities', capabilities=caps)
     uri = 'unix:' + dst._path('migrate.sock')
     dst.qmp.cmd('migrate-incoming', uri=uri)
-    # Local socket: no need to throttle; TCG guests dirty little memory.
-    src.qmp.cmd('migrate-set-parameters', **{'max-bandwidth': 4 << 30,
+    src.qmp.cmd('migrate-set-parameters', **{'max-bandwidth': bandwidth,
                                              'downtime-limit': 2000})
     src.qmp.cmd('migrate', uri=uri)
+
+
+def migrate_wait(src, until=('completed', 'failed', 'cancelled'), timeout=120,
+                 cond=None):
+    """The source's query-migrate once its status is in until, or cond(it)
+    is true, or timeout s passed (then whatever it is)."""
     deadline = time.monotonic() + timeout
     while True:
         st = src.qmp.cmd('query-migrate')
-        if st.get('status') == 'completed':
-            break
-        if st.get('status') in ('failed', 'cancelled') or \
+        if st.get('status') in until or (cond and cond(st)) or \
                 time.monotonic() > deadline:
-            raise GuestError('migration %s: %s\n--- source ---\n%s\n'
-                             '--- destination ---\n%s' % (
-                                 st.get('status'), st.get('error-desc', ''),
-                                 src.diagnostics(), dst.diagnostics()))
-        time.sleep(0.1)
+            return st
+        time.sleep(0.05)
+
+
+def migrate(src, dst, timeout=120, capabilities=None):
+    """Live-migrate the VM of src into dst (an incoming_guest) over a unix
+    socket in dst's directory; wait until it runs there. Local socket: no
+    need to throttle; TCG guests dirty little memory. Returns the source's
+    last query-migrate; raises GuestError if it fails."""
+    migrate_start(src, dst, capabilities)
+    deadline = time.monotonic() + timeout
+    st = migrate_wait(src, timeout=timeout)
+    if st.get('status') != 'completed':
+        raise GuestError('migration %s: %s\n--- source ---\n%s\n'
+                         '--- destination ---\n%s' % (
+                             st.get('status'), st.get('error-desc', ''),
+                             src.diagnostics(), dst.diagnostics()))
     while dst.qmp.cmd('query-status')['status'] != 'running':
         if time.monotonic() > deadline:
             raise GuestError('destination not running after migration\n'
                              + dst.diagnostics())
         time.sleep(0.1)
     return st
+
+
+def wait_event(qmp, name, timeout=10):
+    """The first QMP event called name (removed from qmp.events), waiting
+    up to timeout s; None if none came. Polls with a command, whose answer
+    comes after every event QEMU sent before it: a timeout on the QMP
+    socket itself would leave it unreadable."""
+    deadline = time.monotonic() + timeout
+    while True:
+        for i, ev in enumerate(qmp.events):
+            if ev['event'] == name:
+                return qmp.events.pop(i)
+        if time.monotonic() > deadline:
+            return None
+        qmp.cmd('query-status')
+        time.sleep(0.05)
+
+
+def events_within(qmp, secs, prefix=''):
+    """Collect what QEMU sends for secs s; the events so far (left in
+    qmp.events) whose name starts with prefix."""
+    deadline = time.monotonic() + secs
+    while time.monotonic() < deadline:
+        qmp.cmd('query-status')
+        time.sleep(0.05)
+    return [ev for ev in qmp.events if ev['event'].startswith(prefix)]
 
 
 def retire(g, timeout=30):
