@@ -12,8 +12,8 @@ QEMU_SERIES="10.0."
 # (tests, demo, bench), the newest the archive serves (trixie-backports)...
 PASST_PIN="0.0~git20260728.f8df3f1-1~bpo13+1"
 PASST_SERIES="0.0~git2026"
-# ... and trixie's, which the qtest and the guest suite's vhost-user and
-# migration groups also run against.
+# ... and trixie's, which the qtest and the guest suite's groups that
+# depend on passt's behaviour (see test.sh) also run against.
 PASST_2025_PIN="0.0~git20250503.587980c-2+deb13u1"
 PASST_2025_SERIES="0.0~git2025"
 

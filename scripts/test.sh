@@ -61,12 +61,14 @@ run_tap disable-passt "$TOP/scripts/tap.sh" "$TOP/scripts/check-disable-passt.sh
 run_tap no-virtio-net "$TOP/scripts/tap.sh" "$TOP/scripts/check-no-virtio-net.sh"
 run_tap fuzz timeout 1800 env QEMU="$QTEST_QEMU_BINARY" PASST="$QTEST_PASST" \
     python3 "$TOP/tests/fuzz/netdev_passt_fuzz.py"
-# The guest suite: all of it on the default passt, and the groups that
-# depend most on passt's version (vhost-user, migration) on the others.
+# The guest suite: all of it on the default passt, and on the others the
+# groups whose results depend on what passt does (vhost-user, migration,
+# and the stream-mode ones: respawn, handover, passt's defaults).
 for v in "${PASST_VARIANTS[@]}"; do
     passt_variant "$v"
     groups=()
-    [ "$v" = "${PASST_VARIANTS[0]}" ] || groups=(-k 'vhost-user|migrate')
+    [ "$v" = "${PASST_VARIANTS[0]}" ] ||
+        groups=(-k 'vhost-user|migrate|recovery|handover|defaults')
     run_tap "$(at guest "$v")" timeout 1800 \
         env QEMU="$QTEST_QEMU_BINARY" PASST="$PV_PREFIX/bin/passt" \
         PASST_REPAIR="$PV_PREFIX/bin/passt-repair" \

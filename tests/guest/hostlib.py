@@ -863,15 +863,18 @@ def migrate(src, dst, timeout=120, capabilities=None):
     return st
 
 
-def wait_event(qmp, name, timeout=10):
-    """The first QMP event called name (removed from qmp.events), waiting
-    up to timeout s; None if none came. Polls with a command, whose answer
-    comes after every event QEMU sent before it: a timeout on the QMP
-    socket itself would leave it unreadable."""
+def wait_event(qmp, name, timeout=10, data=None):
+    """The first QMP event called name (removed from qmp.events), with data
+    having the items of data if given, waiting up to timeout s; None if
+    none came. Polls with a command, whose answer comes after every event
+    QEMU sent before it: a timeout on the QMP socket itself would leave it
+    unreadable."""
+    want = dict(data or {})
     deadline = time.monotonic() + timeout
     while True:
         for i, ev in enumerate(qmp.events):
-            if ev['event'] == name:
+            got = ev.get('data', {})
+            if ev['event'] == name and all(got.get(k) == v for k, v in want.items()):
                 return qmp.events.pop(i)
         if time.monotonic() > deadline:
             return None

@@ -9,17 +9,20 @@ the guest sees. TAP on stdout; exit status 1 if a check failed.
 Groups of checks share one guest boot; up to JOBS (default 2) QEMUs run at
 once. Guest traffic only reaches host loopback (through passt's mapping of
 the gateway address) or network namespaces the suite creates itself.
-Environment: QEMU, PASST (binaries), GUEST_ACCEL (kvm|tcg).
+Environment: QEMU, PASST (binaries), GUEST_ACCEL (kvm|tcg). SIGTERM (from
+timeout) ends it as ^C does: the groups that run stop and clean up.
 """
 
 import argparse
 import concurrent.futures
 import contextlib
+import faulthandler
 import hashlib
 import json
 import os
 import re
 import shutil
+import signal
 import socket
 import stat
 import subprocess
@@ -46,6 +49,11 @@ def group(name, checks):
 
 def nd(opts='', nid='n0'):
     return 'passt,id=%s,path=%s%s' % (nid, P, (',' + opts) if opts else '')
+
+
+# For checks that read passt's informational messages (in QEMU's log,
+# through the trace event net_passt_output): passt must not be quiet.
+TALK = 'quiet=off,'
 
 
 def lines_kv(lines):
@@ -87,8 +95,8 @@ def g_defaults(c):
     srv = [H.TcpEcho('127.0.0.1'), H.UdpEcho('127.0.0.1'),
            H.TcpEcho('::1'), H.UdpEcho('::1')]
     try:
-        # quiet=off: the check below reads passt's start-up report
-        g = agent_guest([nd('quiet=off,pcap-file=' + pcap)], qmp=True)
+        # TALK: the check below reads passt's start-up report
+        g = agent_guest([nd(TALK + 'pcap-file=' + pcap)], qmp=True)
         c.guests.append(g)
         with g:
             a = Agent(g)
@@ -656,11 +664,10 @@ echo "tcp=$(tcp_echo %s.1 %d hot-%s)"
                     q.cmd('device_del', id=dev)
                 else:
                     q.hmp('device_del ' + dev)
-                ev = q.get_event('DEVICE_DELETED', timeout=30)
-                while ev['data'].get('device') != dev:
-                    ev = q.get_event('DEVICE_DELETED', timeout=30)
+                ev = H.wait_event(q, 'DEVICE_DELETED', 30, {'device': dev})
                 rc, _ = a.sh('wait_gone %s 10' % r.get('iface'))
-                c.eq(names[2], rc, 0)
+                c.ok(names[2], ev and rc == 0,
+                     'DEVICE_DELETED: %r; wait_gone: status %s' % (ev, rc))
                 alive = H.pid_state(pid) if pid else None
                 if how == 'qmp':
                     q.cmd('netdev_del', id=nid)
@@ -707,6 +714,14 @@ echo "udp=$(udp_echo {0} {2} again-u)"
 '''.format(gw, echo.port, uecho.port, tries), timeout=30 + tries * 0.6)
 
 
+def reconnect_works(c, name, a, gw, echo, uecho, tries=50):
+    """reconnect(); check name: the new TCP and UDP exchanges worked."""
+    r = reconnect(a, gw, echo, uecho, tries)
+    c.eq(name, (r.get('tcp'), r.get('udp')), ('host-tcp:again', 'host-udp:again-u'),
+         'guest: %r' % r)
+    return r
+
+
 def down_event(c, name, ev, want):
     """Check name: a NETDEV_PASST_DISCONNECTED event ev (None: none came)
     is want (netdev-id, reason and pid, which must be absent where want
@@ -718,6 +733,26 @@ def down_event(c, name, ev, want):
     return c.ok(name, d == w and (not need_err or (isinstance(err, str) and err)),
                 'event: %r\nwant:  %r%s' % (ev and ev['data'], w,
                                            ' and an error string' if need_err else ''))
+
+
+def kill_passt(c, q, old):
+    """SIGKILL passt old (of netdev n0); checks: QEMU reports it
+    (NETDEV_PASST_DISCONNECTED, reason restarting, that pid, an error) and
+    starts a new passt (NETDEV_PASST_CONNECTED with a new, running pid).
+    Returns the new pid (None if none came) and the seconds it took."""
+    t0 = time.monotonic()
+    os.kill(old, signal.SIGKILL)
+    ev = H.wait_event(q, 'NETDEV_PASST_DISCONNECTED', 15)
+    down_event(c, 'NETDEV_PASST_DISCONNECTED after SIGKILL, reason restarting', ev,
+               {'netdev-id': 'n0', 'pid': old, 'reason': 'restarting', 'error': True})
+    up = H.wait_event(q, 'NETDEV_PASST_CONNECTED', 30)
+    secs = time.monotonic() - t0
+    new = up and up['data'].get('pid')
+    c.ok('NETDEV_PASST_CONNECTED with a new pid',
+         up is not None and up['data'].get('netdev-id') == 'n0' and new and new != old and
+         H.pid_state(new) not in ('gone', 'Z'),
+         'event %r (old pid %s), respawn after %.2fs' % (up, old, secs))
+    return new, secs
 
 
 @group('recovery', [
@@ -740,19 +775,7 @@ def g_recovery(c):
             q = g.qmp
             old = H.info_pid(H.passt_netdevs(q.hmp('info network')).get('n0'))
             oldcmd = H.passt_pids().get(old)
-            t0 = time.monotonic()
-            os.kill(old, 9)
-            ev = H.wait_event(q, 'NETDEV_PASST_DISCONNECTED', 15)
-            down_event(c, 'NETDEV_PASST_DISCONNECTED after SIGKILL, reason restarting', ev,
-                       {'netdev-id': 'n0', 'pid': old, 'reason': 'restarting',
-                        'error': True})
-            ev2 = q.get_event('NETDEV_PASST_CONNECTED', timeout=15)
-            new = ev2['data'].get('pid')
-            t_resp = time.monotonic() - t0
-            c.ok('NETDEV_PASST_CONNECTED with a new pid',
-                 ev2['data'].get('netdev-id') == 'n0' and new != old and
-                 H.pid_state(new) not in ('gone', 'Z'),
-                 'event %r (old pid %s), respawn after %.2fs' % (ev2, old, time.monotonic() - t0))
+            new, t_resp = kill_passt(c, q, old)
             st = H.passt_netdevs(q.hmp('info network')).get('n0')
             c.eq('info network shows the new passt', H.info_pid(st), new, 'status: %r' % st)
             newcmd = H.passt_pids().get(new)
@@ -902,11 +925,6 @@ def running(g):
             except subprocess.TimeoutExpired:
                 pass
         g.close()
-
-
-# For checks that read passt's informational messages (in QEMU's log,
-# through the trace event net_passt_output): passt must not be quiet.
-TALK = 'quiet=off,'
 
 
 def vnd(opts='', nid='n0'):
@@ -1070,11 +1088,10 @@ echo "tcp=$(tcp_echo %s.1 %d hot-vu)"
                  (r.get('ip'), r.get('router')), (net + '.2', net + '.1'))
             c.eq('hotplugged nic talks to host loopback', r.get('tcp'), 'host-tcp:hot-vu')
             q.cmd('device_del', id='hpnic0')
-            ev = q.get_event('DEVICE_DELETED', timeout=30)
-            while ev['data'].get('device') != 'hpnic0':
-                ev = q.get_event('DEVICE_DELETED', timeout=30)
+            ev = H.wait_event(q, 'DEVICE_DELETED', 30, {'device': 'hpnic0'})
             rc, _ = a.sh('wait_gone %s 10' % r.get('iface'))
-            c.eq('device_del: nic gone from the guest', rc, 0)
+            c.ok('device_del: nic gone from the guest', ev and rc == 0,
+                 'DEVICE_DELETED: %r; wait_gone: status %s' % (ev, rc))
             alive = H.pid_state(pid) if pid else None
             q.cmd('netdev_del', id='hp0')
             left = H.passt_netdevs(q.hmp('info network'))
@@ -1113,18 +1130,7 @@ def g_vu_recovery(c):
             q = g.qmp
             procs.see(g)
             _, (_, old, _) = info_n0(g)
-            t0 = time.monotonic()
-            os.kill(old, 9)
-            ev = H.wait_event(q, 'NETDEV_PASST_DISCONNECTED', 15)
-            down_event(c, 'NETDEV_PASST_DISCONNECTED after SIGKILL, reason restarting', ev,
-                       {'netdev-id': 'n0', 'pid': old, 'reason': 'restarting',
-                        'error': True})
-            ev2 = q.get_event('NETDEV_PASST_CONNECTED', timeout=30)
-            new = ev2['data'].get('pid')
-            t_resp = time.monotonic() - t0
-            c.ok('NETDEV_PASST_CONNECTED with a new pid',
-                 ev2['data'].get('netdev-id') == 'n0' and new != old and
-                 H.pid_state(new) not in ('gone', 'Z'), 'event %r (old pid %s)' % (ev2, old))
+            new, t_resp = kill_passt(c, q, old)
             st, (mode, pid, _) = info_n0(g)
             c.eq('info network shows the new passt in vhost-user mode', (mode, pid),
                  ('vhost-user', new), 'status: %r' % st)
@@ -1212,8 +1218,8 @@ def handover_group(name, vhost_user):
                 q.getfd(fd.fileno(), 'passt1')
                 fd.close()
                 q.cmd('netdev-passt-set-fd', id='n0', fd='passt1')
-                ev = q.get_event('NETDEV_PASST_CONNECTED', timeout=15)
-                c.eq(checks[5], ev['data'], {'netdev-id': 'n0'})
+                ev = H.wait_event(q, 'NETDEV_PASST_CONNECTED', 15)
+                c.eq(checks[5], ev and ev['data'], {'netdev-id': 'n0'})
                 r = reconnect(a, r.get('gw'), echo, uecho, 50)
                 c.eq(checks[6], r.get('tcp'), 'host-tcp:again', 'guest: %r' % r)
                 c.eq(checks[7], r.get('udp'), 'host-udp:again-u')
@@ -1394,9 +1400,7 @@ echo "udp=$(udp_echo $gw {2} after-u)"
                 procs.see(src, dst)
                 resume_source(c, MIG_STREAM[9], src, dst, a, 'stream', spid)
                 procs.see(src)
-                r = reconnect(a, r0.get('gw'), echo, uecho, 50)
-                c.eq(MIG_STREAM[10], (r.get('tcp'), r.get('udp')),
-                     ('host-tcp:again', 'host-udp:again-u'), 'guest: %r' % r)
+                reconnect_works(c, MIG_STREAM[10], a, r0.get('gw'), echo, uecho)
                 procs.see(src)
                 a.quit()
     finally:
@@ -1521,73 +1525,108 @@ def repair_helpers(g, other=(), timeout=10):
         time.sleep(0.1)
 
 
-MIG_VU = [
-    'guest tcp connection to host loopback carries data both ways',
-    'migration to a second qemu completes',
-] + SRC_MIGRATED + [
-    'bulk stream in flight across the migration arrives intact',
-    'destination qemu runs a new passt-repair after the migration',
-    'guest keeps its address',
-    'same connection carries data both ways after the migration',
-    'migration on to a third qemu completes',
-    'second source: its passt gone within 5 s, no other started',
-    'same connection carries data both ways after the second migration',
-    'host got the whole message in order on one connection, no reset',
-    'guest socat ends cleanly with everything the host sent',
-    'nothing left behind: qemu, passt, passt-repair, directories',
-]
+# Migration capabilities, set on both sides of a migration.
+RETURN_PATH = {'return-path': True}
 
 
-@group('migrate-vu-tcp', MIG_VU)
-def g_migrate_vu_tcp(c):
-    if unsupported(c, 'vhost-user=on', 'vhost-user=on,repair-helper=' + REPAIR):
+def set_caps(c, name, guests, caps):
+    """migrate-set-capabilities caps on guests; check name (None: none):
+    they have them."""
+    for g in guests:
+        g.qmp.cmd('migrate-set-capabilities',
+                  capabilities=[{'capability': k, 'state': v} for k, v in caps.items()])
+    if name is None:
         return
-    procs = H.Procs()
-    netdev = [mvnd('repair-helper=' + REPAIR)]
-    k = None
-    bulk = H.TcpPattern(BULK_PATTERN, '127.0.0.1')
-    try:
-        g1 = vu_guest(netdev)
-        c.guests.append(g1)
-        with running(g1):
-            a = Agent(g1)
-            r0 = a.kv('net_up eth0 >/dev/null || echo lease=none\n' + ADDR)
-            k = Kept(a, 3)
-            k.start()
-            c.ok(MIG_VU[0], *k.step(1))
-            bulk_start(a, bulk)
-            _, (_, spid, _) = info_n0(g1)
-            g2 = vu_guest(netdev, incoming=True)
-            c.guests.append(g2)
-            with running(g2):
-                before = repair_helpers(g2)
-                hop(c, MIG_VU[1], g1, g2, a, procs,
-                    lambda g: source_migrated(c, MIG_VU[2:5], g, spid))
-                c.ok(MIG_VU[5], *bulk_end(a, bulk))
-                c.infos.append('bulk stream: %.1f MB before the migration, %.1f MB in all'
-                               % (bulk.before / 1e6, bulk.bytes / 1e6))
-                after = repair_helpers(g2, before)
-                c.ok(MIG_VU[6], len(before) == len(after) == 1 and before != after,
-                     'passt-repair under the destination qemu: %r before, %r after'
-                     % (before, after))
-                r1 = a.kv(ADDR)
-                c.eq(MIG_VU[7], r1.get('addr'), r0.get('addr'))
-                c.ok(MIG_VU[8], *k.step(2))
-                _, (_, spid2, _) = info_n0(g2)
-                g3 = vu_guest(netdev, incoming=True)
-                c.guests.append(g3)
-                with running(g3):
-                    hop(c, MIG_VU[9], g2, g3, a, procs,
-                        lambda g: source_migrated(c, (None, None, MIG_VU[10]), g, spid2))
-                    c.ok(MIG_VU[11], *k.step(3))
-                    kept_checks(c, k, k.finish(), MIG_VU[12], MIG_VU[13])
-                    procs.see(g3)
-                    a.quit()
-    finally:
-        if k:
-            k.close()
-        bulk.close()
-        reap(c, procs, MIG_VU[-1])
+    got = [{x['capability']: x['state'] for x in g.qmp.cmd('query-migrate-capabilities')}
+           for g in guests]
+    c.ok(name, all(d.get(k) == v for d in got for k, v in caps.items()),
+         'want %r, got %r' % (caps, [{k: d.get(k) for k in caps} for d in got]))
+
+
+def vu_tcp_group(name, caps=None):
+    """One guest TCP connection kept open across a migration to a second
+    QEMU and on to a third, with a second one streaming a known pattern
+    during the first; migration capabilities caps (e.g. RETURN_PATH: the
+    source completes only once the destination has loaded the state) on
+    every side, checked on the first two, or none set."""
+    what = ', '.join(caps or ())
+    vu = [
+        'guest tcp connection to host loopback carries data both ways',
+        'migration with %s completes' % what if caps else
+        'migration to a second qemu completes',
+    ] + SRC_MIGRATED + [
+        'bulk stream in flight across the migration arrives intact',
+        'destination qemu runs a new passt-repair after the migration',
+        'guest keeps its address',
+        'same connection carries data both ways after the migration',
+        'migration on to a third qemu completes',
+        'second source: its passt gone within 5 s, no other started',
+        'same connection carries data both ways after the second migration',
+        'host got the whole message in order on one connection, no reset',
+        'guest socat ends cleanly with everything the host sent',
+        'nothing left behind: qemu, passt, passt-repair, directories',
+    ]
+    checks = (['%s capability on, on both sides' % what] if caps else []) + vu
+
+    @group(name, checks)
+    def g_vu_tcp(c):
+        if unsupported(c, 'vhost-user=on', 'vhost-user=on,repair-helper=' + REPAIR):
+            return
+        procs = H.Procs()
+        netdev = [mvnd('repair-helper=' + REPAIR)]
+        k = None
+        bulk = H.TcpPattern(BULK_PATTERN, '127.0.0.1')
+        try:
+            g1 = vu_guest(netdev)
+            c.guests.append(g1)
+            with running(g1):
+                a = Agent(g1)
+                r0 = a.kv('net_up eth0 >/dev/null || echo lease=none\n' + ADDR)
+                k = Kept(a, 3)
+                k.start()
+                c.ok(vu[0], *k.step(1))
+                bulk_start(a, bulk)
+                _, (_, spid, _) = info_n0(g1)
+                g2 = vu_guest(netdev, incoming=True)
+                c.guests.append(g2)
+                with running(g2):
+                    if caps:
+                        set_caps(c, checks[0], (g1, g2), caps)
+                    before = repair_helpers(g2)
+                    hop(c, vu[1], g1, g2, a, procs,
+                        lambda g: source_migrated(c, vu[2:5], g, spid))
+                    c.ok(vu[5], *bulk_end(a, bulk))
+                    c.infos.append('bulk stream: %.1f MB before the migration, %.1f MB '
+                                   'in all' % (bulk.before / 1e6, bulk.bytes / 1e6))
+                    after = repair_helpers(g2, before)
+                    c.ok(vu[6], len(before) == len(after) == 1 and before != after,
+                         'passt-repair under the destination qemu: %r before, %r after'
+                         % (before, after))
+                    r1 = a.kv(ADDR)
+                    c.eq(vu[7], r1.get('addr'), r0.get('addr'))
+                    c.ok(vu[8], *k.step(2))
+                    _, (_, spid2, _) = info_n0(g2)
+                    g3 = vu_guest(netdev, incoming=True)
+                    c.guests.append(g3)
+                    with running(g3):
+                        if caps:
+                            set_caps(c, None, (g2, g3), caps)
+                        hop(c, vu[9], g2, g3, a, procs, lambda g: source_migrated(
+                            c, (None, None, vu[10]), g, spid2))
+                        c.ok(vu[11], *k.step(3))
+                        kept_checks(c, k, k.finish(), vu[12], vu[13])
+                        procs.see(g3)
+                        a.quit()
+        finally:
+            if k:
+                k.close()
+            bulk.close()
+            reap(c, procs, vu[-1])
+    return g_vu_tcp
+
+
+vu_tcp_group('migrate-vu-tcp')
+vu_tcp_group('migrate-vu-return-path', RETURN_PATH)
 
 
 MIG_IPERF = [
@@ -1993,19 +2032,7 @@ def g_migrate_vu_compat(c):
 # passt's version exits by itself once it handed its state over) and
 # starts a new one if the guest runs there again; on a failed or cancelled
 # one the guest goes on with the same passt, or a new one if it exited.
-RETURN_PATH = {'return-path': True}
 SLOW = 1 << 20      # bytes/s: a migration that is to be broken on the way
-
-
-def set_caps(c, name, guests, caps):
-    """migrate-set-capabilities caps on guests; check name: they have them."""
-    for g in guests:
-        g.qmp.cmd('migrate-set-capabilities',
-                  capabilities=[{'capability': k, 'state': v} for k, v in caps.items()])
-    got = [{x['capability']: x['state'] for x in g.qmp.cmd('query-migrate-capabilities')}
-           for g in guests]
-    c.ok(name, all(d.get(k) == v for d in got for k, v in caps.items()),
-         'want %r, got %r' % (caps, [{k: d.get(k) for k in caps} for d in got]))
 
 
 def source_passt_after(c, name, g, spid, mode='vhost-user'):
@@ -2013,10 +2040,15 @@ def source_passt_after(c, name, g, spid, mode='vhost-user'):
     the source g. Check name: with the same passt spid and no event, or,
     if that passt exited during the migration (versions that exit once
     they handed their state over), NETDEV_PASST_DISCONNECTED with reason
-    restarting and a new passt. True if the passt was kept."""
+    restarting and a new passt. True if the passt was kept.
+    Its passt must talk (TALK): one that exits says so first."""
     q = g.qmp
     evs = H.events_within(q, 1.5, 'NETDEV_PASST')
-    if H.pid_state(spid) not in ('gone', 'Z'):
+    # Decided on what passt said, not on whether it is gone yet: on a
+    # loaded machine, one that said it exits may take a while to.
+    exiting = wait_log(g, 'passt pid %s: Migration complete, exiting' % spid, 0)
+    gone = H.wait_gone(spid, 15) if exiting else H.pid_state(spid)
+    if not exiting and gone not in ('gone', 'Z'):
         st, (m, pid, _) = info_n0(g)
         c.ok(name, not evs and (m, pid) == (mode, spid),
              'passt %s still runs; events %r; info network %r' % (spid, passt_events(q), st))
@@ -2031,8 +2063,8 @@ def source_passt_after(c, name, g, spid, mode='vhost-user'):
     c.ok(name, d == {'netdev-id': 'n0', 'pid': spid, 'reason': 'restarting'} and
          up is not None and up['data'].get('netdev-id') == 'n0' and new and new != spid and
          H.pid_state(new) not in ('gone', 'Z') and (m, pid) == (mode, new),
-         'passt %s exited (%s); events: %r then %r; info network %r' % (
-             spid, H.pid_state(spid), down, up, st))
+         'passt %s exited (%s; it said so: %s); events: %r then %r; info network %r' % (
+             spid, H.pid_state(spid), exiting, down, up, st))
     c.infos.append('source passt %s exited during the migration (%r), QEMU started %s'
                    % (spid, err, new))
     return False
@@ -2050,58 +2082,6 @@ def break_migration(src, dst, how):
     else:
         src.qmp.cmd('migrate_cancel')
     return st, H.migrate_wait(src, timeout=30)
-
-
-MIG_RP = [
-    'return-path capability on, on both sides',
-    'guest tcp connection to host loopback carries data both ways',
-    'migration with return-path completes',
-] + SRC_MIGRATED + [
-    'bulk stream in flight across the migration arrives intact',
-    'same connection carries data both ways after the migration',
-    'host got the whole message in order on one connection, no reset',
-    'guest socat ends cleanly with everything the host sent',
-    'nothing left behind: qemu, passt, passt-repair, directories',
-]
-
-
-@group('migrate-vu-return-path', MIG_RP)
-def g_migrate_vu_rp(c):
-    # As migrate-vu-tcp (which has return-path off), with the destination
-    # confirming the migration: the source's migration completes later.
-    if unsupported(c, 'vhost-user=on', 'vhost-user=on,repair-helper=' + REPAIR):
-        return
-    procs = H.Procs()
-    netdev = [mvnd('repair-helper=' + REPAIR)]
-    k = None
-    bulk = H.TcpPattern(BULK_PATTERN, '127.0.0.1')
-    try:
-        g1 = vu_guest(netdev)
-        c.guests.append(g1)
-        with running(g1):
-            a = Agent(g1)
-            a.kv('net_up eth0 >/dev/null || echo lease=none')
-            k = Kept(a, 2)
-            k.start()
-            c.ok(MIG_RP[1], *k.step(1))
-            _, (_, spid, _) = info_n0(g1)
-            g2 = vu_guest(netdev, incoming=True)
-            c.guests.append(g2)
-            with running(g2):
-                set_caps(c, MIG_RP[0], (g1, g2), RETURN_PATH)
-                bulk_start(a, bulk)
-                hop(c, MIG_RP[2], g1, g2, a, procs,
-                    lambda g: source_migrated(c, MIG_RP[3:6], g, spid))
-                c.ok(MIG_RP[6], *bulk_end(a, bulk))
-                c.ok(MIG_RP[7], *k.step(2))
-                kept_checks(c, k, k.finish(), MIG_RP[8], MIG_RP[9])
-                procs.see(g2)
-                a.quit()
-    finally:
-        if k:
-            k.close()
-        bulk.close()
-        reap(c, procs, MIG_RP[-1])
 
 
 MIG_RESUME = [
@@ -2150,9 +2130,7 @@ def g_migrate_vu_resume(c):
                 c.ok(MIG_RESUME[7], new and
                      wait_log(g1, 'passt pid %s: Accepted TCP_REPAIR helper' % new),
                      'passt-repair under the source qemu: %r' % repair_helpers(g1, timeout=0))
-                r = reconnect(a, r0.get('gw'), echo, uecho, 50)
-                c.eq(MIG_RESUME[8], (r.get('tcp'), r.get('udp')),
-                     ('host-tcp:again', 'host-udp:again-u'), 'guest: %r' % r)
+                reconnect_works(c, MIG_RESUME[8], a, r0.get('gw'), echo, uecho)
                 procs.see(g1)
                 a.quit()
     finally:
@@ -2161,41 +2139,74 @@ def g_migrate_vu_resume(c):
         reap(c, procs, MIG_RESUME[-1])
 
 
+def fail_late(src, dst, spid):
+    """Migrate src -> dst, which lacks a device src has after the NIC: dst
+    fails on it once it has loaded the NIC, passt's state with it. Returns
+    (ok, diagnostics): the migration failed after the source's passt
+    handed its state over (it says so: TALK), and dst refused the device."""
+    H.migrate_start(src, dst)
+    end = H.migrate_wait(src, timeout=60)
+    handed = wait_log(src, 'passt pid %s: Migration complete' % spid, 5)
+    try:
+        dst.proc.wait(10)
+    except subprocess.TimeoutExpired:
+        pass
+    refused = re.findall(r'.*savevm section.*', dst._read('qemu.log'))
+    return (end.get('status') == 'failed' and handed and refused,
+            'query-migrate: %r\nsource passt %s said "Migration complete": %s\n'
+            'destination: exit status %s, %r' % (end, spid, handed, dst.proc.returncode,
+                                                 refused))
+
+
 def broken_group(name, how):
     """A migration that does not complete: its destination QEMU is killed
-    ('kill'), or it is cancelled ('cancel'), while RAM is copied. The
-    guest goes on on the source, with its passt and its connection; after
-    a cancelled one, a new migration completes."""
-    what = {'kill': 'failed', 'cancel': 'cancelled'}[how]
-    checks = [
-        'guest tcp connection to host loopback carries data both ways',
-        {'kill': 'destination qemu killed while the migration is active: it fails',
-         'cancel': 'migrate_cancel while the migration is active: it is cancelled'}[how],
-        'the guest runs on the source',
-        'source passt kept: same pid, no NETDEV_PASST event (or, had it exited, '
-        'reason restarting and a new passt)',
-        'same connection carries data both ways after the %s migration' % what,
-        'new tcp connection and udp exchange work on the source',
-    ]
+    ('kill'), or it is cancelled ('cancel'), while RAM is copied; or
+    ('late'), with return-path on, the source has one device more than the
+    destination, after the NIC, and the destination refuses it once passt
+    handed its state over. The guest goes on on the source, with its passt
+    and its connection; after a cancelled one, a new migration completes.
+    After 'late', passt gave its connections away (the destination's passt
+    took them and is gone): only new ones can work."""
+    late = how == 'late'
+    what = 'cancelled' if how == 'cancel' else 'failed'
+    TCP = 'guest tcp connection to host loopback carries data both ways'
+    CAPS = 'return-path capability on, on both sides'
+    ENDS = {'kill': 'destination qemu killed while the migration is active: it fails',
+            'cancel': 'migrate_cancel while the migration is active: it is cancelled',
+            'late': 'source passt hands its state over, then the destination refuses '
+                    'a device: the migration fails'}[how]
+    RUNS = 'the guest runs on the source'
+    KEPT = ('source passt kept: same pid, no NETDEV_PASST event (or, had it exited%s, '
+            'reason restarting and a new passt)' % (' with its state' if late else ''))
+    SAME = 'same connection carries data both ways after the %s migration' % what
+    NEW = 'new tcp connection and udp exchange work on the source'
+    AGAIN = 'a new migration to another qemu then completes'
+    THERE = 'same connection carries data both ways on that destination'
+    WHOLE = 'host got the whole message in order on one connection, no reset'
+    END = 'guest socat ends cleanly with everything the host sent'
+    if late:
+        checks = [TCP, CAPS, ENDS, RUNS, KEPT, NEW]
+    else:
+        checks = [TCP, ENDS, RUNS, KEPT, SAME, NEW]
     if how == 'cancel':
-        checks += ['a new migration to another qemu then completes',
-                   SRC_MIGRATED[0], SRC_MIGRATED[2],
-                   'same connection carries data both ways on that destination']
-    checks += ['host got the whole message in order on one connection, no reset',
-               'guest socat ends cleanly with everything the host sent',
-               'nothing left behind: qemu, passt, passt-repair, directories']
+        checks += [AGAIN, SRC_MIGRATED[0], SRC_MIGRATED[2], THERE]
+    if not late:
+        checks += [WHOLE, END]
+    checks += ['nothing left behind: qemu, passt, passt-repair, directories']
+    gone = 'the source passt exited with the connection'
 
     @group(name, checks)
     def g_broken(c):
         if unsupported(c, 'vhost-user=on', 'vhost-user=on,repair-helper=' + REPAIR):
             return
         procs = H.Procs()
-        netdev = [mvnd('repair-helper=' + REPAIR)]
+        netdev = [mvnd(TALK + 'repair-helper=' + REPAIR)]
         echo, uecho = H.TcpEcho('127.0.0.1'), H.UdpEcho('127.0.0.1')
         k = None
         killed = H.Procs()      # a QEMU killed leaves its directories to us
         try:
-            g1 = vu_guest(netdev)
+            # late: a device after the NIC that the destination lacks
+            g1 = vu_guest(netdev, extra=['-device', 'virtio-rng-pci,id=extra'] if late else [])
             c.guests.append(g1)
             with running(g1):
                 a = Agent(g1)
@@ -2203,7 +2214,7 @@ def broken_group(name, how):
                           'echo gw=$(lease_get eth0 router)')
                 k = Kept(a, 3 if how == 'cancel' else 2)
                 k.start()
-                c.ok(checks[0], *k.step(1))
+                c.ok(TCP, *k.step(1))
                 _, (_, spid, _) = info_n0(g1)
                 g2 = vu_guest(netdev, incoming=True)
                 c.guests.append(g2)
@@ -2211,23 +2222,27 @@ def broken_group(name, how):
                     procs.see(g1)
                     (killed if how == 'kill' else procs).see(g2)
                     procs.pids.update(killed.pids)
-                    st, end = break_migration(g1, g2, how)
-                    c.ok(checks[1], st.get('status') == 'active' and
-                         end.get('status') == what,
-                         'query-migrate when ended: %r\nthen: %r' % (st, end))
-                    c.infos.append('%s after %s of %s bytes' % (
-                        what, st.get('ram', {}).get('transferred'),
-                        st.get('ram', {}).get('total')))
-                    c.eq(checks[2], g1.qmp.cmd('query-status')['status'], 'running')
-                    kept = source_passt_after(c, checks[3], g1, spid)
-                    procs.see(g1)
-                    if kept:
-                        c.ok(checks[4], *k.step(2))
+                    if late:
+                        set_caps(c, CAPS, (g1, g2), RETURN_PATH)
+                        c.ok(ENDS, *fail_late(g1, g2, spid))
                     else:
-                        c.skip(checks[4], 'the source passt exited with the connection')
-                    r = reconnect(a, r0.get('gw'), echo, uecho, 50)
-                    c.eq(checks[5], (r.get('tcp'), r.get('udp')),
-                         ('host-tcp:again', 'host-udp:again-u'), 'guest: %r' % r)
+                        st, end = break_migration(g1, g2, how)
+                        c.ok(ENDS, st.get('status') == 'active' and
+                             end.get('status') == what,
+                             'query-migrate when ended: %r\nthen: %r' % (st, end))
+                        c.infos.append('%s after %s of %s bytes' % (
+                            what, st.get('ram', {}).get('transferred'),
+                            st.get('ram', {}).get('total')))
+                    c.eq(RUNS, g1.qmp.cmd('query-status')['status'], 'running')
+                    kept = source_passt_after(c, KEPT, g1, spid)
+                    procs.see(g1)
+                    if late:
+                        c.infos.append('old connection on the host: %s' % k.got())
+                    elif kept:
+                        c.ok(SAME, *k.step(2))
+                    else:
+                        c.skip(SAME, gone)
+                    reconnect_works(c, NEW, a, r0.get('gw'), echo, uecho)
                     try:
                         g2.proc.wait(10)
                     except subprocess.TimeoutExpired:
@@ -2235,11 +2250,11 @@ def broken_group(name, how):
                                        'migration' % what)
 
                 def last_part(g):
-                    if kept:
-                        kept_checks(c, k, k.finish(), checks[-3], checks[-2])
-                    else:
-                        for n in checks[-3:-1]:
-                            c.skip(n, 'the source passt exited with the connection')
+                    if kept and not late:
+                        kept_checks(c, k, k.finish(), WHOLE, END)
+                    elif not late:
+                        for n in (WHOLE, END):
+                            c.skip(n, gone)
                     procs.see(g)
                     a.quit()
 
@@ -2248,12 +2263,12 @@ def broken_group(name, how):
                     g3 = vu_guest(netdev, incoming=True)
                     c.guests.append(g3)
                     with running(g3):
-                        hop(c, checks[6], g1, g3, a, procs, lambda g: source_migrated(
-                            c, (checks[7], None, checks[8]), g, spid))
+                        hop(c, AGAIN, g1, g3, a, procs, lambda g: source_migrated(
+                            c, (SRC_MIGRATED[0], None, SRC_MIGRATED[2]), g, spid))
                         if kept:
-                            c.ok(checks[9], *k.step(3))
+                            c.ok(THERE, *k.step(3))
                         else:
-                            c.skip(checks[9], 'the source passt exited with the connection')
+                            c.skip(THERE, gone)
                         last_part(g3)
                 else:
                     last_part(g1)
@@ -2270,78 +2285,7 @@ def broken_group(name, how):
 
 broken_group('migrate-vu-failed', 'kill')
 broken_group('migrate-vu-cancel', 'cancel')
-
-
-MIG_LATE = [
-    'guest tcp connection to host loopback carries data both ways',
-    'return-path capability on, on both sides',
-    'source passt hands its state over, then the destination refuses a device: '
-    'the migration fails',
-    'the guest runs on the source',
-    'source passt kept: same pid, no NETDEV_PASST event (or, had it exited with '
-    'its state, reason restarting and a new passt)',
-    'new tcp connection and udp exchange work on the source',
-    'nothing left behind: qemu, passt, passt-repair, directories',
-]
-
-
-@group('migrate-vu-failed-late', MIG_LATE)
-def g_migrate_vu_late(c):
-    # The source has one device more than the destination, after the NIC:
-    # the destination fails on it once it has loaded the NIC, passt's state
-    # with it; with return-path on, the source hears of it and the guest
-    # goes on there. passt gave its connections away (the destination's
-    # passt took them and is gone): only new ones can work.
-    if unsupported(c, 'vhost-user=on', 'vhost-user=on,repair-helper=' + REPAIR):
-        return
-    procs = H.Procs()
-    netdev = [mvnd(TALK + 'repair-helper=' + REPAIR)]
-    echo, uecho = H.TcpEcho('127.0.0.1'), H.UdpEcho('127.0.0.1')
-    k = None
-    try:
-        g1 = vu_guest(netdev, extra=['-device', 'virtio-rng-pci,id=extra'])
-        c.guests.append(g1)
-        with running(g1):
-            a = Agent(g1)
-            r0 = a.kv('net_up eth0 >/dev/null || echo lease=none\n'
-                      'echo gw=$(lease_get eth0 router)')
-            k = Kept(a, 2)
-            k.start()
-            c.ok(MIG_LATE[0], *k.step(1))
-            _, (_, spid, _) = info_n0(g1)
-            g2 = vu_guest(netdev, incoming=True)
-            c.guests.append(g2)
-            with running(g2):
-                set_caps(c, MIG_LATE[1], (g1, g2), RETURN_PATH)
-                procs.see(g1, g2)
-                H.migrate_start(g1, g2)
-                end = H.migrate_wait(g1, timeout=60)
-                handed = wait_log(g1, 'passt pid %s: Migration complete' % spid, 5)
-                try:
-                    g2.proc.wait(10)
-                except subprocess.TimeoutExpired:
-                    pass
-                dlog = g2._read('qemu.log')
-                refused = re.findall(r'.*savevm section.*', dlog)
-                c.ok(MIG_LATE[2], end.get('status') == 'failed' and handed and refused,
-                     'query-migrate: %r\nsource passt %s said "Migration complete": %s\n'
-                     'destination: exit status %s, %r' % (end, spid, handed,
-                                                         g2.proc.returncode, refused))
-                c.eq(MIG_LATE[3], g1.qmp.cmd('query-status')['status'], 'running')
-                source_passt_after(c, MIG_LATE[4], g1, spid)
-                procs.see(g1)
-                r = reconnect(a, r0.get('gw'), echo, uecho, 50)
-                c.eq(MIG_LATE[5], (r.get('tcp'), r.get('udp')),
-                     ('host-tcp:again', 'host-udp:again-u'), 'guest: %r' % r)
-                c.infos.append('old connection on the host: %s' % k.got())
-                procs.see(g1)
-                a.quit()
-    finally:
-        if k:
-            k.close()
-        echo.close()
-        uecho.close()
-        reap(c, procs, MIG_LATE[-1])
+broken_group('migrate-vu-failed-late', 'late')
 
 
 # ------------------------------------------------------------------------
@@ -2365,22 +2309,66 @@ def setup():
     return None
 
 
+RUNNING = set()             # the Checks of the groups running now
+_running_lock = threading.Lock()
+
+
 def run_group(name, names, fn):
     c = Checks(name, names)
     c.guests = []
     err = diag = None
     t0 = time.monotonic()
+    with _running_lock:
+        RUNNING.add(c)
     try:
         fn(c)
     except Exception as e:      # noqa: B902
         err = '%s: %s' % (type(e).__name__, str(e).splitlines()[0] if str(e) else '')
         diag = traceback.format_exc()
+    finally:
+        with _running_lock:
+            RUNNING.discard(c)
     if err or any(s == 'not ok' for s, _ in c.results.values()):
         for g in c.guests:
             if g.lines or g.proc:
                 diag = (diag or '') + '\n' + g.diagnostics()
     c.notes.append('group %s took %.1fs' % (name, time.monotonic() - t0))
     return c.finish(err, diag), time.monotonic() - t0
+
+
+SIGNALS = []                # the signals that interrupted us
+
+
+def on_signal(signum, frame):
+    SIGNALS.append(signum)
+    raise KeyboardInterrupt
+
+
+def interrupted():
+    """What interrupted us, and our exit status for it."""
+    sig = signal.Signals(SIGNALS[-1] if SIGNALS else signal.SIGINT)
+    return sig.name, 128 + sig
+
+
+def stop_running(futs, timeout=60):
+    """After an interrupt: end the groups still running soon, so that they
+    clean up after themselves (their finally blocks): SIGTERM their QEMUs
+    (each stops its passt and removes its directories), and those they
+    start later, for up to timeout s. True if they all ended."""
+    deadline = time.monotonic() + timeout
+    while True:
+        with _running_lock:
+            guests = [g for c in RUNNING for g in c.guests]
+        for g in guests:
+            proc = g.proc
+            if proc and proc.poll() is None:
+                proc.terminate()
+        # not wait(futs): it counts cancelled ones as done only once a
+        # worker saw them, and none will
+        pending = [f for f in futs if not f.done()]
+        if not pending or time.monotonic() > deadline:
+            return not pending
+        concurrent.futures.wait(pending, timeout=0.5)
 
 
 def main():
@@ -2395,6 +2383,8 @@ def main():
             for n in names:
                 print('%s: %s' % (name, n))
         return 0
+    # timeout(1) sends SIGTERM: end as on ^C, cleaning up
+    signal.signal(signal.SIGTERM, on_signal)
     t0 = time.monotonic()
     why = setup()
     if why:
@@ -2402,18 +2392,40 @@ def main():
         return 1
     # Longest groups first so that the two job slots end together.
     order = ['migrate-vu-iperf3', 'recovery', 'hotplug', 'forwards', 'equivalence',
-             'vhost-user', 'migrate-vu-tcp', 'migrate-vu-cancel', 'migrate-vu-failed',
-             'migrate-stream', 'migrate-vu-resume-source', 'migrate-vu-return-path',
+             'vhost-user', 'migrate-vu-tcp', 'migrate-vu-return-path', 'migrate-vu-cancel',
+             'migrate-vu-failed', 'migrate-stream', 'migrate-vu-resume-source',
              'migrate-vu-failed-late', 'defaults', 'maps']
     groups.sort(key=lambda g: order.index(g[0]) if g[0] in order else len(order))
     tap = H.Tap(sum(len(g[1]) for g in groups))
     times = {}
-    with concurrent.futures.ThreadPoolExecutor(max(1, o.jobs)) as ex:
-        futs = {ex.submit(run_group, *g): g[0] for g in groups}
+    ex = concurrent.futures.ThreadPoolExecutor(max(1, o.jobs))
+    futs = {}
+    try:
+        for g in groups:
+            futs[ex.submit(run_group, *g)] = g[0]
         for f in concurrent.futures.as_completed(futs):
             results, secs = f.result()
             times[futs[f]] = secs
             tap.emit(results)
+    except KeyboardInterrupt:
+        # Once is enough: let the running groups clean up.
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        ex.shutdown(wait=False, cancel_futures=True)
+        left = sorted(n for f, n in futs.items() if not f.done())
+        why, rc = interrupted()
+        print('Bail out! interrupted (%s) while running %s' % (why, ', '.join(left)),
+              flush=True)
+        ended = stop_running(futs)
+        sys.stderr.write('guest suite interrupted: %s\n' % (
+            'the running groups stopped' if ended else
+            'groups still running after 60 s, leaving them'))
+        sys.stderr.flush()
+        if not ended:
+            faulthandler.dump_traceback(sys.stderr)     # where they are stuck
+            sys.stderr.flush()
+            os._exit(rc)        # do not wait for the executor's threads
+        return rc
+    ex.shutdown()
     print('# group times: ' + ', '.join('%s %.1fs' % kv for kv in sorted(
         times.items(), key=lambda kv: -kv[1])))
     print('# %d checks, %d failed, %d skipped in %.1fs (accel %s)' % (
@@ -2422,4 +2434,9 @@ def main():
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:       # before the groups started
+        why, rc = interrupted()
+        print('Bail out! interrupted (%s)' % why, flush=True)
+        sys.exit(rc)
