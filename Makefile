@@ -2,6 +2,11 @@
 .PHONY: all deps fetch tree export check-export build passt test test-all \
 	checkpatch each-patch demo bench asan clean distclean
 
+# The series: 10.0 (patches/, the backport to QEMU 10.0.x) or upstream
+# (patches-upstream/, on QEMU 10.2's own -netdev passt): make SERIES=upstream build
+SERIES ?= 10.0
+export SERIES
+
 all: build
 
 deps:
@@ -40,11 +45,14 @@ asan: build
 # Keeps downloads and the work tree (which may hold unexported commits).
 clean:
 	rm -rf build/qemu-build build/each-patch-build build/test-logs \
+	    build/qemu-upstream-build build/each-patch-upstream-build \
 	    build/qemu-asan build/asan-logs build/qemu-build-nopasst \
 	    build/qemu-build-novirtio build/*-build.log \
 	    build/each-patch-*.log
-	if [ -d build/qemu/.git ]; then git -C build/qemu worktree prune; fi
-	rm -rf build/each-patch
+	for t in build/qemu build/qemu-upstream; do \
+	    if [ -d $$t/.git ]; then git -C $$t worktree prune; fi; done
+	rm -rf build/each-patch build/each-patch-upstream
 distclean:
-	scripts/check-export.sh
+	SERIES=10.0 scripts/check-export.sh
+	if [ -d build/qemu-upstream/.git ]; then SERIES=upstream scripts/check-export.sh; fi
 	rm -rf build

@@ -1,5 +1,6 @@
 #!/bin/bash
-# Fail when patches/ and the work tree's commits disagree.
+# Fail when the series' patches ($PATCHES_DIR: patches/ or
+# patches-upstream/, see config.sh) and the work tree's commits disagree.
 set -euo pipefail
 . "$(dirname "$0")/config.sh"
 
@@ -10,9 +11,11 @@ fi
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 "$TOP/scripts/export.sh" "$tmp"
-if ! diff -ru "$TOP/patches" "$tmp" > "$tmp.diff" 2>&1; then
+if ! diff -ru "$PATCHES_DIR" "$tmp" > "$tmp.diff" 2>&1; then
     head -n 40 "$tmp.diff" >&2
     rm -f "$tmp.diff"
-    die "patches/ differs from the commits in $QEMU_TREE (run: make export)"
+    hint="make export"
+    [ "$SERIES" = 10.0 ] || hint="make SERIES=$SERIES export"
+    die "$(basename "$PATCHES_DIR")/ differs from the commits in $QEMU_TREE (run: $hint)"
 fi
 rm -f "$tmp.diff"

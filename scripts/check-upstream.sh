@@ -7,6 +7,10 @@ set -euo pipefail
 [ -d "$QEMU_ORIG" ] || die "no upstream tree in $QEMU_ORIG"
 version=$(cat "$QEMU_ORIG/VERSION")
 cd "$QEMU_ORIG"
+if git -C "$QEMU_TREE" diff --quiet "$BASE_TAG" HEAD; then
+    echo "ok: series is empty (nothing to apply to upstream QEMU $version)"
+    exit 0
+fi
 # Keep git from finding the project repository above and applying
 # relative to it.
 if git -C "$QEMU_TREE" diff --binary "$BASE_TAG" HEAD |

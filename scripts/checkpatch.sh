@@ -22,7 +22,8 @@ maintained() {
 }
 
 status=0
-for p in "$TOP"/patches/[0-9][0-9][0-9][0-9]-*.patch; do
+shopt -s nullglob
+for p in "$PATCHES_DIR"/[0-9][0-9][0-9][0-9]-*.patch; do
     case $p in */0000-cover-letter.patch) continue;; esac
     out=$(perl "$QEMU_TREE/scripts/checkpatch.pl" --color=never "$p" 2>&1) ||
         { echo "FAIL: $(basename "$p")"; echo "$out" | sed 's/^/    /';

@@ -4,9 +4,35 @@
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BUILD=${BUILD:-$TOP/build}
 
-# QEMU 10.0.x from Debian (trixie); fallback: the newest 10.0.x any suite has.
-QEMU_PIN="1:10.0.13+ds-0+deb13u1"
-QEMU_SERIES="10.0."
+# The series, chosen by SERIES (make SERIES=...; default 10.0):
+#   10.0      the backport: -netdev passt added to QEMU 10.0.x (Debian 13),
+#             patches/, build/qemu, build/qemu-build
+#   upstream  changes to upstream QEMU 10.2's own -netdev passt,
+#             patches-upstream/, build/qemu-upstream, build/qemu-upstream-build
+export SERIES=${SERIES:-10.0}
+case $SERIES in
+10.0)
+    # QEMU 10.0.x from Debian (trixie); fallback: the newest 10.0.x any suite has.
+    QEMU_PIN="1:10.0.13+ds-0+deb13u1"
+    QEMU_SERIES="10.0."
+    QEMU_APT_SUITE=             # the sources deps.sh gives apt
+    QEMU_NAME=qemu              # build/qemu, build/qemu-build, ...
+    PATCHES_DIR=$TOP/patches
+    COVER_LETTER=$TOP/doc/cover-letter.txt;;
+upstream)
+    # QEMU 10.2.x from Debian sid, through an apt index of our own
+    # (apt-suite.sh); fallback: the newest 10.2 or later sid serves.
+    QEMU_PIN="1:10.2.2+ds-1"
+    QEMU_SERIES=">=10.2"
+    QEMU_APT_SUITE=sid
+    QEMU_NAME=qemu-upstream
+    PATCHES_DIR=$TOP/patches-upstream
+    COVER_LETTER=$TOP/doc/cover-letter-upstream.txt;;
+*)
+    printf 'error: SERIES=%s: no such series (have: 10.0, upstream)\n' \
+        "$SERIES" >&2
+    exit 1;;
+esac
 # Two passts with --vhost-user and migration stream v2 (2025_03_20 and
 # newer), each falling back to the newest of its series: the default one
 # (tests, demo, bench), the newest the archive serves (trixie-backports)...
@@ -18,10 +44,11 @@ PASST_2025_PIN="0.0~git20250503.587980c-2+deb13u1"
 PASST_2025_SERIES="0.0~git2025"
 
 DL=$BUILD/dl
-QEMU_SRC=$BUILD/qemu-src          # unpacked Debian source (base of the tree)
-QEMU_ORIG=$BUILD/qemu-orig        # the orig tarball alone (upstream check)
-QEMU_TREE=${QEMU_TREE:-$BUILD/qemu}             # git work tree: base commit + series
-QEMU_BUILD=${QEMU_BUILD:-$BUILD/qemu-build}      # meson build directory
+QEMU_SRC=$BUILD/$QEMU_NAME-src    # unpacked Debian source (base of the tree)
+QEMU_ORIG=$BUILD/$QEMU_NAME-orig  # the orig tarball alone (upstream check)
+QEMU_TREE=${QEMU_TREE:-$BUILD/$QEMU_NAME}        # git work tree: base commit + series
+QEMU_BUILD=${QEMU_BUILD:-$BUILD/$QEMU_NAME-build} # meson build directory
+EACH_PATCH=$BUILD/${QEMU_NAME/#qemu/each-patch} # each-patch.sh's worktree
 PASST_SRC=$BUILD/passt-src
 PASST_PREFIX=$BUILD/passt         # installed passt: $PASST_PREFIX/bin/passt
 PASST_2025_SRC=$BUILD/passt-2025-src

@@ -4,10 +4,10 @@
 set -euo pipefail
 . "$(dirname "$0")/config.sh"
 
-wt=$BUILD/each-patch
-export QEMU_TREE=$wt QEMU_BUILD=$BUILD/each-patch-build
+main=$BUILD/$QEMU_NAME
+wt=$EACH_PATCH
+export QEMU_TREE=$wt QEMU_BUILD=$EACH_PATCH-build
 qtest_env
-main=$BUILD/qemu
 mapfile -t commits < <(git -C "$main" rev-list --reverse "$BASE_TAG"..HEAD)
 mapfile -t qtests < <(grep -v '^\s*\(#\|$\)' "$TOP/scripts/qtests.txt")
 
@@ -39,7 +39,7 @@ for c in "${commits[@]}"; do
             targets+=("tests/qtest/$name")
         fi
     done
-    log=$BUILD/each-patch-$n.log
+    log=$EACH_PATCH-$n.log
     if "$TOP/scripts/build-qemu.sh" "${targets[@]}" > "$log" 2>&1 &&
        run_qtests "${present[@]}" >> "$log" 2>&1; then
         echo "ok $n - builds and passes ${present[*]%% *}: $subject"

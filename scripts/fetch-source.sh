@@ -4,7 +4,10 @@
 # Sources index apt already verified, and unpack it (with Debian's patches)
 # into DEST; ORIG_DEST, if given, gets the upstream tarball alone.
 # Falls back, loudly, to the newest version starting with SERIES when PIN
-# has left the archive. Does nothing when DEST holds that version already.
+# has left the archive; a SERIES of the form ">=VERSION" takes the newest
+# version at least that high (epoch aside) whose files the mirror serves.
+# Does nothing when DEST holds that version already.
+# APT_CONFIG, when set, is the apt configuration asked (see apt-suite.sh).
 # UPSTREAM_ONLY_OK=1: when the mirror has no Debian tarball (.debian.tar.*),
 # unpack the upstream one alone, loudly; DEST's .fetched then says
 # VERSION~upstream-only, and the next run tries the Debian tarball again.
@@ -22,8 +25,31 @@ unpacked "$pin" && exit 0
 
 versions=$(apt-cache showsrc "$pkg" 2>/dev/null | sed -n 's/^Version: //p' | sort -u)
 [ -n "$versions" ] || die "apt has no source for '$pkg' (run scripts/deps.sh)"
+# served VERSION: the mirror answers for every file of $pkg VERSION
+served() {
+    local t url
+    t=$(mktemp -d)
+    url=$(cd "$t" && apt-get source -qq --print-uris "$pkg=$1" |
+          sed -n "s/^'\([^']*\)'.*/\1/p")
+    rm -rf "$t"
+    [ -n "$url" ] || return 1
+    while read -r url; do
+        curl -fsIL --retry 2 -o /dev/null "$url" || return 1
+    done <<<"$url"
+}
+
 if grep -qxF "$pin" <<<"$versions"; then
     version=$pin
+elif [ "${series#>=}" != "$series" ]; then
+    version=
+    while read -r v; do
+        dpkg --compare-versions "${v#*:}" ge "${series#>=}" || continue
+        if served "$v"; then version=$v; break; fi
+        warn "$pkg $v: the mirror does not serve all of its files; skipped"
+    done < <(sort -rV <<<"$versions")
+    [ -n "$version" ] || die "no $pkg $series that the mirror serves (have: $versions)"
+    warn "$pkg $pin is no longer in the archive; using $version instead." \
+         "Update the pin in scripts/config.sh once the series is checked on it."
 else
     version=$(grep -F "$series" <<<"$versions" | while read -r v; do
                   case $v in *:"$series"*|"$series"*) echo "$v";; esac

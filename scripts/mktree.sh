@@ -1,8 +1,10 @@
 #!/bin/bash
 # Create the QEMU work tree: a git repository whose first commit is the
-# unmodified Debian source (tagged $BASE_TAG), with patches/ applied on top
-# by git am. An existing tree is left alone: check-export.sh says whether it
-# still matches patches/.
+# unmodified Debian source (tagged $BASE_TAG), with the series' patches
+# ($PATCHES_DIR: patches/ or patches-upstream/, see config.sh) applied on top
+# by git am; a series of a cover letter alone, or none, leaves the base
+# commit alone. An existing tree is left alone: check-export.sh says whether
+# it still matches the patches.
 set -euo pipefail
 . "$(dirname "$0")/config.sh"
 
@@ -26,7 +28,7 @@ GIT_AUTHOR_DATE="2000-01-01T00:00:00Z" GIT_COMMITTER_DATE="2000-01-01T00:00:00Z"
     git commit -q -m "QEMU $(cat "$QEMU_SRC/.fetched") (Debian source, unmodified)"
 git tag "$BASE_TAG"
 shopt -s nullglob
-patches=("$TOP"/patches/[0-9][0-9][0-9][0-9]-*.patch)
+patches=("$PATCHES_DIR"/[0-9][0-9][0-9][0-9]-*.patch)
 series=()
 for p in "${patches[@]}"; do
     case $p in */0000-cover-letter.patch) ;; *) series+=("$p");; esac
@@ -35,7 +37,7 @@ if [ ${#series[@]} -gt 0 ]; then
     git am -q --whitespace=nowarn "${series[@]}" || {
         git am --abort || true
         cd / && rm -rf "$tmp"
-        die "patches/ does not apply to $(cat "$QEMU_SRC/.fetched")"
+        die "$(basename "$PATCHES_DIR")/ does not apply to $(cat "$QEMU_SRC/.fetched")"
     }
 fi
 cd /

@@ -5,6 +5,8 @@
 set -euo pipefail
 . "$(dirname "$0")/config.sh"
 
+[ "$SERIES" = 10.0 ] ||
+    die "scripts/test.sh runs the 10.0 series only so far (SERIES=$SERIES)"
 each_patch=
 [ "${1:-}" = --each-patch ] && each_patch=1
 
