@@ -3,8 +3,10 @@
 	checkpatch each-patch demo bench asan clean distclean
 
 # The series: 10.0 (patches/, the backport to QEMU 10.0.x) or upstream
-# (patches-upstream/, on QEMU 10.2's own -netdev passt): make SERIES=upstream build
-SERIES ?= 10.0
+# (patches-upstream/, on QEMU 10.2's own -netdev passt): make SERIES=upstream build.
+# Unset, each target takes its default: test and test-all run both series,
+# demo the upstream one, the others the 10.0 one.
+SERIES ?=
 export SERIES
 
 all: build

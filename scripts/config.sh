@@ -18,6 +18,7 @@ case $SERIES in
     QEMU_APT_SUITE=             # the sources deps.sh gives apt
     QEMU_NAME=qemu              # build/qemu, build/qemu-build, ...
     PATCHES_DIR=$TOP/patches
+    QTESTS_FILE=$TOP/scripts/qtests.txt
     COVER_LETTER=$TOP/doc/cover-letter.txt;;
 upstream)
     # QEMU 10.2.x from Debian sid, through an apt index of our own
@@ -27,6 +28,7 @@ upstream)
     QEMU_APT_SUITE=sid
     QEMU_NAME=qemu-upstream
     PATCHES_DIR=$TOP/patches-upstream
+    QTESTS_FILE=$TOP/scripts/qtests-upstream.txt
     COVER_LETTER=$TOP/doc/cover-letter-upstream.txt;;
 *)
     printf 'error: SERIES=%s: no such series (have: 10.0, upstream)\n' \

@@ -9,7 +9,7 @@ wt=$EACH_PATCH
 export QEMU_TREE=$wt QEMU_BUILD=$EACH_PATCH-build
 qtest_env
 mapfile -t commits < <(git -C "$main" rev-list --reverse "$BASE_TAG"..HEAD)
-mapfile -t qtests < <(grep -v '^\s*\(#\|$\)' "$TOP/scripts/qtests.txt")
+mapfile -t qtests < <(grep -v '^\s*\(#\|$\)' "$QTESTS_FILE")
 
 if [ ! -d "$wt" ]; then
     git -C "$main" worktree prune

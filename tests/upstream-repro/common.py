@@ -55,7 +55,8 @@ def _proc_cmdline(pid):
 
 
 class Qemu:
-    def __init__(self):
+    def __init__(self, wrap=()):
+        """wrap: a command QEMU runs under (its pid is then self.pid)."""
         for binary in (QEMU, PASST):
             if not os.access(binary, os.X_OK):
                 print(f'not reproduced: no executable {binary}')
@@ -66,7 +67,7 @@ class Qemu:
         self.err_path = os.path.join(self.tmp, 'qemu.stderr')
         with open(self.err_path, 'wb') as err:
             self.proc = subprocess.Popen(
-                [QEMU, '-M', 'none', '-nodefaults', '-display', 'none',
+                [*wrap, QEMU, '-M', 'none', '-nodefaults', '-display', 'none',
                  '-qmp', f'unix:{self.qmp_path},server=on,wait=off'],
                 stdin=subprocess.DEVNULL, stdout=err, stderr=err,
                 start_new_session=True, env=dict(os.environ, TMPDIR=self.tmp))

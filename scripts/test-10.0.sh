@@ -1,0 +1,56 @@
+#!/bin/bash
+# scripts/test.sh for the 10.0 series (SERIES=10.0): set it up, run every
+# test, and end with "N passed, N failed". --each-patch also builds and
+# tests each patch of the series in turn.
+set -euo pipefail
+. "$(dirname "$0")/config.sh"
+
+each_patch=
+[ "${1:-}" = --each-patch ] && each_patch=1
+
+mapfile -t QTESTS < <(grep -v '^\s*\(#\|$\)' "$QTESTS_FILE")
+mapfile -t targets < <(printf '%s\n' "${QTESTS[@]}" | awk '{ print $1 }' | sort -u)
+"$TOP/scripts/setup.sh" "${targets[@]/#/tests/qtest/}"
+
+. "$TOP/scripts/testlib.sh"
+
+# netdev-passt runs on each of our passts, the other qtests once.
+for t in "${QTESTS[@]}"; do
+    read -r name args <<< "$t"
+    variants=("${PASST_VARIANTS[0]}")
+    [ "$name" = netdev-passt ] && variants=("${PASST_VARIANTS[@]}")
+    for v in "${variants[@]}"; do
+        qtest_env "$v"
+        # shellcheck disable=SC2086 # the arguments are words
+        run_tap "$(at "qtest-$name" "$v")" timeout 600 \
+            "$QEMU_BUILD/tests/qtest/$name" --tap $args
+    done
+done
+qtest_env
+run_tap checkpatch "$TOP/scripts/tap.sh" "$TOP/scripts/checkpatch.sh"
+run_tap upstream-apply "$TOP/scripts/tap.sh" "$TOP/scripts/check-upstream.sh"
+run_tap disable-passt "$TOP/scripts/tap.sh" "$TOP/scripts/check-disable-passt.sh"
+run_tap no-virtio-net "$TOP/scripts/tap.sh" "$TOP/scripts/check-no-virtio-net.sh"
+# Upstream 10.2's crashes (tests/upstream-repro) are not this series' either
+run_tap repro env QEMU="$QTEST_QEMU_BINARY" PASST="$QTEST_PASST" \
+    "$TOP/tests/upstream-repro/run-all.sh" --fixed
+run_tap fuzz timeout 1800 env QEMU="$QTEST_QEMU_BINARY" PASST="$QTEST_PASST" \
+    python3 "$TOP/tests/fuzz/netdev_passt_fuzz.py"
+# The guest suite: all of it on the default passt, and on the others the
+# groups whose results depend on what passt does (vhost-user, migration,
+# and the stream-mode ones: respawn, handover, passt's defaults).
+for v in "${PASST_VARIANTS[@]}"; do
+    passt_variant "$v"
+    groups=()
+    [ "$v" = "${PASST_VARIANTS[0]}" ] ||
+        groups=(-k 'vhost-user|migrate|recovery|handover|defaults')
+    run_tap "$(at guest "$v")" timeout 1800 \
+        env QEMU="$QTEST_QEMU_BINARY" PASST="$PV_PREFIX/bin/passt" \
+        PASST_REPAIR="$PV_PREFIX/bin/passt-repair" \
+        python3 "$TOP/tests/guest/run.py" "${groups[@]}"
+done
+if [ -n "$each_patch" ]; then
+    run_tap each-patch "$TOP/scripts/each-patch.sh"
+fi
+
+summary
