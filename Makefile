@@ -1,6 +1,6 @@
 # Developer targets; each is a script in scripts/ (see README.md).
 .PHONY: all deps fetch tree export check-export build passt test test-all \
-	checkpatch each-patch demo bench asan clean distclean
+	checkpatch each-patch demo bench asan series-diff clean distclean
 
 # The series: 10.0 (patches/, the backport to QEMU 10.0.x) or upstream
 # (patches-upstream/, on QEMU 10.2's own -netdev passt): make SERIES=upstream build.
@@ -36,9 +36,13 @@ each-patch:
 	scripts/each-patch.sh
 demo:
 	scripts/demo.sh
+# Where the two series' final passt files differ (-u: make series-diff U=-u)
+series-diff:
+	scripts/series-diff.sh $(U)
 # Side by side throughput, latency, start-up and CPU per backend (minutes)
 bench: build
 	scripts/bench-deps.sh
+	scripts/build-upstream-unmodified.sh
 	bash guest/build-guest.sh
 	python3 bench/run.py
 # ASAN/UBSAN build (build/qemu-asan), qtests and fuzz test on it (not in test)
@@ -48,12 +52,14 @@ asan: build
 clean:
 	rm -rf build/qemu-build build/each-patch-build build/test-logs \
 	    build/qemu-upstream-build build/each-patch-upstream-build \
+	    build/qemu-upstream-unmodified-build \
 	    build/qemu-asan build/asan-logs build/qemu-build-nopasst \
 	    build/qemu-build-novirtio build/*-build.log \
 	    build/each-patch-*.log
 	for t in build/qemu build/qemu-upstream; do \
 	    if [ -d $$t/.git ]; then git -C $$t worktree prune; fi; done
-	rm -rf build/each-patch build/each-patch-upstream
+	rm -rf build/each-patch build/each-patch-upstream \
+	    build/qemu-upstream-unmodified
 distclean:
 	SERIES=10.0 scripts/check-export.sh
 	if [ -d build/qemu-upstream/.git ]; then SERIES=upstream scripts/check-export.sh; fi

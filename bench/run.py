@@ -28,6 +28,7 @@ import datetime
 import json
 import os
 import platform
+import re
 import shutil
 import signal
 import socket
@@ -75,6 +76,9 @@ TAP_MTU = 65520                              # same MTU passt gives the guest
 #               (None: not measured); 'helper': True to start a passt by
 #               hand for it
 #   shared_memory  guest RAM from a shared memfd (vhost-user)
+#   qemu        'upstream': upstream QEMU 10.2's own, unmodified backend
+#               (QEMU_UPSTREAM), the anchor the series is measured against;
+#               default: $QEMU, the series' build
 FWD_PASST = ('tcp-ports=127.0.0.1/{fwd},tcp-ports=127.0.0.1/{rr},'
              'udp-ports=127.0.0.1/{fwd}')
 BACKENDS = [
@@ -115,7 +119,23 @@ BACKENDS = [
          passt_pid='info-network', shared_memory=True,
          hotplug=dict(type='passt', path='{passt}', **{'vhost-user': True})),
 ]
+# The passt backends again, in upstream QEMU 10.2 as released
+BACKENDS += [dict(b, name='upstream-' + b['name'], qemu='upstream',
+                  desc='upstream QEMU 10.2 unmodified: ' + b['desc'])
+             for b in BACKENDS if b['name'] in ('passt', 'passt-vhost-user')]
 BY_NAME = {b['name']: b for b in BACKENDS}
+QEMU_UPSTREAM = os.environ.get('QEMU_UPSTREAM', os.path.join(
+    TOP, 'build', 'qemu-upstream-unmodified-build', 'qemu-system-x86_64'))
+
+
+def passt_pid_of(status):
+    """passt's pid from its netdev's 'info network' status, in the
+    series' form ('passt: stream, pid N') or upstream's ('stream,connected
+    to pid N')."""
+    m = re.search(r'\bpid (\d+)', status or '')
+    return int(m.group(1)) if m else None
+
+
 BASELINE = 'user'
 
 # Metrics: key, label, unit, better ('hi'/'lo'), format.
@@ -639,10 +659,17 @@ class BackendRun:
         rp = ['-name', 'bench-%s,debug-threads=on' % be['name']]
         for i in range(1, 4):
             rp += ['-device', 'pcie-root-port,id=rp%d,bus=pcie.0,chassis=%d' % (i, i)]
+        qemu = None
+        if be.get('qemu') == 'upstream':
+            qemu = QEMU_UPSTREAM
+            if not os.access(qemu, os.X_OK):
+                raise Unavailable('no upstream QEMU at %s (make bench builds '
+                                  'it: scripts/build-upstream-unmodified.sh)'
+                                  % qemu)
         self.g = NsGuest(self.ns, netdev=[self.fmt(be['netdev'])], script=AGENT,
                          extra_args=rp, qmp=True, accel=self.accel,
                          shared_memory=be.get('shared_memory', False),
-                         name=be['name'])
+                         name=be['name'], qemu=qemu)
         self.cleanup.append(self.g.close)
         try:
             self.g.start()
@@ -663,7 +690,7 @@ class BackendRun:
         self.qemu_pid = self.g.proc.pid
         self.passt_pid = None
         if be.get('passt_pid') == 'info-network':
-            self.passt_pid = H.info_pid(H.passt_netdevs(
+            self.passt_pid = passt_pid_of(H.passt_netdevs(
                 self.g.qmp.hmp('info network')).get('n0'))
         elif be.get('passt_pid') == 'helper':
             self.passt_pid = self.helper_pid
@@ -915,9 +942,13 @@ class BackendRun:
         args = self.fmt(hp)
         # no filter on a vhost-user netdev: passt captures instead
         passt_pcap = bool(args.get('vhost-user'))
+        upstream = self.be.get('qemu') == 'upstream'
         if passt_pcap:
             os.chmod(self.workdir, 0o777)       # passt may run as nobody
-            args['pcap-file'] = pcap
+            if upstream:                        # no pcap-file member there
+                args['param'] = [{'str': '--pcap'}, {'str': pcap}]
+            else:
+                args['pcap-file'] = pcap
         if 'addr' in args:
             args['addr'] = dict(args['addr'], path=args['addr']['path'] + str(i))
         rss0 = rss_kb(self.qemu_pid)
@@ -932,7 +963,9 @@ class BackendRun:
         q.cmd('netdev_add', id=nid, **args)
         t_ret = time.time()
         t_ready = t_ret
-        if args['type'] == 'passt':
+        # upstream's netdev_add returns once passt is in the background,
+        # ready: it has no event to wait for
+        if args['type'] == 'passt' and not upstream:
             ev = q.get_event('NETDEV_PASST_CONNECTED', timeout=10)
             while ev['data'].get('netdev-id') != nid:
                 ev = q.get_event('NETDEV_PASST_CONNECTED', timeout=10)
@@ -950,7 +983,7 @@ class BackendRun:
         rss1 = rss_kb(self.qemu_pid)
         pid = helper_pid
         if args['type'] == 'passt':
-            pid = H.info_pid(H.passt_netdevs(q.hmp('info network')).get(nid))
+            pid = passt_pid_of(H.passt_netdevs(q.hmp('info network')).get(nid))
         prss = rss_kb(pid) if pid else None
         if not passt_pcap:
             q.cmd('object-del', id='fd' + nid)
@@ -1040,11 +1073,45 @@ def build_report(meta, results, names):
             lines.append('- `%s`: %s' % (n, r['status']))
         for e in r.get('info', {}).get('errors', []):
             lines.append('- `%s` error: %s' % (n, e))
+    lines += against_upstream(results)
     lines.append('')
     lines.append('Backends:')
     for n in names:
         lines.append('- `%s`: %s' % (n, BY_NAME[n]['desc']))
     return '\n'.join(lines) + '\n'
+
+
+# The series' backend next to the same mode of upstream's unmodified one
+UPSTREAM_PAIRS = [('passt', 'upstream-passt'),
+                  ('passt-vhost-user', 'upstream-passt-vhost-user')]
+
+
+def against_upstream(results):
+    """Table lines: each metric of each mode, ours and upstream's, and
+    ours / upstream (medians)."""
+    pairs = [(a, b) for a, b in UPSTREAM_PAIRS
+             if med(results, a, 'tcp_g2h') is not None or
+             med(results, b, 'tcp_g2h') is not None]
+    if not pairs:
+        return []
+    lines = ['', 'Against upstream QEMU 10.2\'s unmodified backend (medians; '
+             'ratio: ours / upstream):', '',
+             '| metric | unit | ' + ' | '.join(
+                 '%s | %s | ratio' % (a, b) for a, b in pairs) + ' |',
+             '|---|---|' + '---|---|---|' * len(pairs)]
+    for key, label, unit, better, fmt in METRICS:
+        cells = []
+        for a, b in pairs:
+            va, vb = med(results, a, key), med(results, b, key)
+            cells += [fmt % va if va is not None else 'n/a',
+                      fmt % vb if vb is not None else 'n/a',
+                      '%.2fx' % (va / vb) if va is not None and vb else 'n/a']
+        if all(c == 'n/a' for c in cells):
+            continue
+        lines.append('| %s | %s%s | %s |' % (
+            label, unit, '' if better == 'hi' else ', lower is better',
+            ' | '.join(cells)))
+    return lines
 
 
 def med(results, name, key):
@@ -1081,6 +1148,9 @@ def targets(results):
         for k in TCP_KEYS:
             ratio('vhost-user >= 3x passt', 'passt-vhost-user', 'passt', k, 3)
     ratio('passt TPS >= 1.5x user', 'passt', 'user', 'tps', 1.5)
+    for a, b in UPSTREAM_PAIRS:
+        for k in TCP_KEYS + ['tps']:
+            ratio('%s >= upstream' % a, a, b, k, 1.0)
     s = med(results, 'passt', 'startup_ms')
     if s is None:
         out.append(('SKIP', 'passt start-up < 50 ms: not measured'))

@@ -136,10 +136,10 @@ class QMP:
         self.sock.close()
 
 
-def _boot_args(accel, mem):
+def _boot_args(accel, mem, qemu=None):
     # q35 with the default CPU boots fastest under TCG (-cpu max is slower).
     # Option ROMs for -kernel come from the QEMU build's qemu-bundle.
-    return [QEMU, '-nodefaults', '-M', 'q35', '-accel', accel, '-m', mem,
+    return [qemu or QEMU, '-nodefaults', '-M', 'q35', '-accel', accel, '-m', mem,
             '-display', 'none', '-no-reboot',
             '-kernel', os.path.join(GUEST_DIR, 'vmlinuz'),
             '-initrd', os.path.join(GUEST_DIR, 'initramfs.cpio.gz')]
@@ -181,7 +181,8 @@ class Guest:
     extra_args: more QEMU arguments. append: more kernel arguments.
     qmp: open a QMP connection (self.qmp). shared_memory: guest RAM from a
         shared memfd (needed by vhost-user backends). pass_fds: fds that
-        QEMU inherits, for fd=N options.
+        QEMU inherits, for fd=N options. qemu: another QEMU binary than
+        $QEMU's.
     interactive: serial console on our stdin/stdout (without a script the
         guest starts a shell there).
     """
@@ -189,7 +190,7 @@ class Guest:
     def __init__(self, netdev=(), script=None, extra_args=(), qmp=False,
                  accel=None, nic_opts='', append='', mem='256M',
                  shared_memory=False, interactive=False, name='guest',
-                 pass_fds=()):
+                 pass_fds=(), qemu=None):
         self.netdev = list(netdev)
         self.script = script
         self.extra_args = list(extra_args)
@@ -202,6 +203,7 @@ class Guest:
         self.interactive = interactive
         self.name = name
         self.pass_fds = tuple(pass_fds)
+        self.qemu = qemu
         self.proc = None
         self.cmdline = None       # QEMU's argument list, once started
         self.qmp = None
@@ -216,7 +218,7 @@ class Guest:
 
     # -- life cycle --
     def args(self):
-        a = _boot_args(self.accel or probe_accel(), self.mem)
+        a = _boot_args(self.accel or probe_accel(), self.mem, self.qemu)
         cmdline = 'console=ttyS0 quiet panic=-1 ' + self.append
         a += ['-append', cmdline.strip()]
         if self.interactive:

@@ -34,13 +34,14 @@ run_tap "${p}upstream-apply" "$TOP/scripts/tap.sh" "$TOP/scripts/check-upstream.
 run_tap "${p}repro" env QEMU="$QTEST_QEMU_BINARY" PASST="$QTEST_PASST" \
     "$TOP/tests/upstream-repro/run-all.sh" --fixed
 # The guest suite's groups that check what both series share: passt's
-# options and traffic through them. The others check this project's own
+# options, traffic through them, and a vhost-user passt replaced after it
+# was killed (vhost-user-restart). The others check this project's own
 # interface (events, info network, restarts, handover, migration), which
 # the upstream series does not have yet.
 run_tap "${p}guest" timeout 1800 \
     env QEMU="$QTEST_QEMU_BINARY" PASST="$QTEST_PASST" \
     PASST_REPAIR="$QTEST_PASST_REPAIR" \
-    python3 "$TOP/tests/guest/run.py" -k '^(options|maps|dns|proto-tcp)$'
+    python3 "$TOP/tests/guest/run.py" -k '^(options|maps|dns|proto-tcp|vhost-user-restart)$'
 if [ -n "$each_patch" ]; then
     run_tap "${p}each-patch" "$TOP/scripts/each-patch.sh"
 fi

@@ -1048,6 +1048,62 @@ echo "blob=$(md5sum /tmp/blob | cut -d' ' -f1)"
         reap(c, procs)
 
 
+def any_pid(g, nid='n0'):
+    """passt's pid from 'info network' in either series' form ('passt:
+    vhost-user, pid N', upstream's 'vhost-user,connected to pid N')."""
+    st = H.passt_netdevs(g.qmp.hmp('info network')).get(nid) or ''
+    m = re.search(r'\bpid (\d+)', st)
+    return int(m.group(1)) if m else None
+
+
+@group('vhost-user-restart', [
+    'tcp to host loopback before passt is killed',
+    'a new passt replaces the killed one',
+    'tcp to host loopback through the new passt',
+])
+def g_vu_restart(c):
+    """passt killed in vhost-user mode, as both series see it: only the pid
+    in 'info network' and the guest's traffic (vhost-user-recovery checks
+    this series' events and states)."""
+    if unsupported(c, 'vhost-user=on'):
+        return
+    srv = H.TcpEcho('127.0.0.1')
+    procs = H.Procs()
+    try:
+        g = vu_guest([vnd()])
+        c.guests.append(g)
+        with running(g):
+            a = Agent(g)
+            procs.see(g)
+            pid = any_pid(g)
+            r = a.kv('net_up eth0 || echo lease=none\n'
+                     'echo "tcp=$(tcp_echo $(lease_get eth0 router) %d one)"'
+                     % srv.port, timeout=60)
+            c.eq('tcp to host loopback before passt is killed', r.get('tcp'),
+                 'host-tcp:one')
+            if pid:
+                os.kill(pid, signal.SIGKILL)
+            deadline = time.monotonic() + 20
+            while any_pid(g) in (None, pid) and time.monotonic() < deadline:
+                time.sleep(0.1)
+            new = any_pid(g)
+            procs.see(g)
+            c.ok('a new passt replaces the killed one',
+                 new not in (None, pid) and H.wait_gone(pid) == 'gone',
+                 'pid %r, then %r' % (pid, any_pid(g)))
+            r = a.kv('i=0; while [ $i -lt 30 ]; do\n'
+                     '    t=$(tcp_echo $(lease_get eth0 router) %d two)\n'
+                     '    [ "$t" = host-tcp:two ] && break\n'
+                     '    usleep 500000; i=$((i+1)); done\n'
+                     'echo "tcp=$t"' % srv.port, timeout=60)
+            c.eq('tcp to host loopback through the new passt', r.get('tcp'),
+                 'host-tcp:two')
+            a.quit()
+    finally:
+        srv.close()
+        reap(c, procs)
+
+
 @group('vhost-user-hotplug', [
     'qmp netdev_add vhost-user: info network shows its passt',
     'device_add: guest gets a lease on the new nic',
