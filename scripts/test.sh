@@ -11,10 +11,16 @@ if [ "${SERIES:-all}" = all ]; then
     for s in 10.0 upstream; do
         out=$(mktemp)
         SERIES=$s "$here/test.sh" "$@" | tee "$out" || status=1
-        read -r p _ f _ k _ < <(tail -n 1 "$out")
+        last=$(tail -n 1 "$out")
         rm -f "$out"
-        passed=$((passed + ${p:-0})) failed=$((failed + ${f:-1}))
-        skipped=$((skipped + ${k:-0}))
+        if [[ $last =~ ^([0-9]+)\ passed,\ ([0-9]+)\ failed,\ ([0-9]+)\ skipped$ ]]; then
+            passed=$((passed + BASH_REMATCH[1]))
+            failed=$((failed + BASH_REMATCH[2]))
+            skipped=$((skipped + BASH_REMATCH[3]))
+        else
+            echo "not ok - the $s series' tests stopped before their summary"
+            failed=$((failed + 1))
+        fi
     done
     echo "$passed passed, $failed failed, $skipped skipped"
     [ "$failed" -eq 0 ] && [ "$status" -eq 0 ]
