@@ -8,25 +8,9 @@ set -euo pipefail
 each_patch=
 [ "${1:-}" = --each-patch ] && each_patch=1
 
-mapfile -t QTESTS < <(grep -v '^\s*\(#\|$\)' "$QTESTS_FILE")
-mapfile -t targets < <(printf '%s\n' "${QTESTS[@]}" | awk '{ print $1 }' | sort -u)
-"$TOP/scripts/setup.sh" "${targets[@]/#/tests/qtest/}"
-
 . "$TOP/scripts/testlib.sh"
 
-# netdev-passt runs on each of our passts, the other qtests once.
-for t in "${QTESTS[@]}"; do
-    read -r name args <<< "$t"
-    variants=("${PASST_VARIANTS[0]}")
-    [ "$name" = netdev-passt ] && variants=("${PASST_VARIANTS[@]}")
-    for v in "${variants[@]}"; do
-        qtest_env "$v"
-        # shellcheck disable=SC2086 # the arguments are words
-        run_tap "$(at "qtest-$name" "$v")" timeout 600 \
-            "$QEMU_BUILD/tests/qtest/$name" --tap $args
-    done
-done
-qtest_env
+run_qtests
 run_tap checkpatch "$TOP/scripts/tap.sh" "$TOP/scripts/checkpatch.sh"
 run_tap upstream-apply "$TOP/scripts/tap.sh" "$TOP/scripts/check-upstream.sh"
 run_tap disable-passt "$TOP/scripts/tap.sh" "$TOP/scripts/check-disable-passt.sh"

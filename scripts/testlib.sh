@@ -1,5 +1,11 @@
-# Sourced by test-10.0.sh and test-upstream.sh: TAP counting.
+# Sourced by test-10.0.sh and test-upstream.sh, after config.sh: set the
+# series up, run its qtests, count TAP results.
 # shellcheck shell=bash
+
+# The qtests of the series ($QTESTS_FILE), built by the setup
+mapfile -t QTESTS < <(grep -v '^\s*\(#\|$\)' "$QTESTS_FILE")
+mapfile -t targets < <(printf '%s\n' "${QTESTS[@]}" | awk '{ print $1 }' | sort -u)
+"$TOP/scripts/setup.sh" "${targets[@]/#/tests/qtest/}"
 
 LOGS=$BUILD/test-logs/$SERIES
 rm -rf "$LOGS"
@@ -31,6 +37,24 @@ run_tap() {
 
 # NAME@VARIANT for a run on another passt than the default one
 at() { [ "$2" = "${PASST_VARIANTS[0]}" ] && echo "$1" || echo "$1@$2"; }
+
+# run_qtests [PREFIX]: each qtest of the series, netdev-passt on each of
+# our passts and the others once, named PREFIX"qtest-"NAME[@VARIANT].
+run_qtests() {
+    local t name args v variants
+    for t in "${QTESTS[@]}"; do
+        read -r name args <<< "$t"
+        variants=("${PASST_VARIANTS[0]}")
+        [ "$name" = netdev-passt ] && variants=("${PASST_VARIANTS[@]}")
+        for v in "${variants[@]}"; do
+            qtest_env "$v"
+            # shellcheck disable=SC2086 # the arguments are words
+            run_tap "${1:-}$(at "qtest-$name" "$v")" timeout 600 \
+                "$QEMU_BUILD/tests/qtest/$name" --tap $args
+        done
+    done
+    qtest_env
+}
 
 # The closing line, and the exit status
 summary() {
