@@ -244,9 +244,16 @@ def passt_netdevs(info_network):
         r'(\S+): index=\d+,type=passt,(.*?)\s*$', info_network, re.M)}
 
 
+# A running passt in either series' 'info network' form: this project's
+# 10.0 series ('passt: stream, pid N') or upstream's ('stream,connected to
+# pid N'), optionally followed by the repair socket.
+RUNNING = re.compile(r'(?:passt: )?(stream|vhost-user)(?:, |,connected to )'
+                     r'pid (\d+)(?:,|$)')
+
+
 def info_pid(status):
-    m = re.match(r'passt: stream, pid (\d+)$', status or '')
-    return int(m.group(1)) if m else None
+    m = RUNNING.match(status or '')
+    return int(m.group(2)) if m and m.group(1) == 'stream' else None
 
 
 def info_passt(status):
@@ -254,10 +261,10 @@ def info_passt(status):
     status: 'passt: vhost-user, pid 1234, repair socket /d/passt.socket.repair'
     -> ('vhost-user', 1234, '/d/passt.socket.repair'); Nones if it is not
     running (starting, restarting, failed)."""
-    m = re.match(r'passt: (stream|vhost-user), pid (\d+)(?:,|$)', status or '')
+    m = RUNNING.match(status or '')
     if not m:
         return None, None, None
-    r = re.search(r', repair socket (.+?)\s*$', status)
+    r = re.search(r', ?repair socket (.+?)\s*$', status)
     return m.group(1), int(m.group(2)), r and r.group(1)
 
 
