@@ -1,20 +1,23 @@
 #!/bin/bash
-# Bisectability: build each patch of the series in turn, in a worktree of
-# its own, and run the qtests that exist at that point; prints TAP.
+# Bisectability: build each patch of the series in turn and run the qtests
+# that exist at that point; prints TAP.  It checks the patches out in the
+# series' own tree and builds them in its build directory, ending at the
+# series' last patch: one full build fewer than a tree of its own (a fresh
+# CI machine has none to reuse).
 set -euo pipefail
 . "$(dirname "$0")/config.sh"
 
-main=$BUILD/$QEMU_NAME
-wt=$EACH_PATCH
-export QEMU_TREE=$wt QEMU_BUILD=$EACH_PATCH-build
+main=$QEMU_TREE
 qtest_env
 mapfile -t commits < <(git -C "$main" rev-list --reverse "$BASE_TAG"..HEAD)
 mapfile -t qtests < <(grep -v '^\s*\(#\|$\)' "$QTESTS_FILE")
 
-if [ ! -d "$wt" ]; then
-    git -C "$main" worktree prune
-    git -C "$main" worktree add -q --detach "$wt" "$BASE_TAG"
-fi
+[ -z "$(git -C "$main" status --porcelain --untracked-files=no)" ] ||
+    die "$main has uncommitted changes: commit them first"
+branch=$(git -C "$main" symbolic-ref -q --short HEAD) ||
+    branch=$(git -C "$main" rev-parse HEAD)
+trap 'git -C "$main" checkout -q "$branch"' EXIT
+wt=$main
 
 run_qtests() {
     local t name args

@@ -186,9 +186,11 @@ def slaac(net6, mac):
 
 
 def passt_report(qemu_log):
-    """Parse passt's startup report (trace event net_passt_output)."""
+    """Parse passt's startup report (trace event net_passt_output of the
+    10.0 series, net_passt_child_output of the upstream one)."""
     lines = [m.group(1) for m in
-             re.finditer(r'net_passt_output passt pid \d+: (.*)$', qemu_log, re.M)]
+             re.finditer(r'net_passt(?:_child)?_output passt (?:pid \d+|\(pid \d+\)): '
+                         r'(.*)$', qemu_log, re.M)]
     rep, sect = {}, None
     for l in lines:
         if not l.startswith(' '):
@@ -868,6 +870,15 @@ def migrate(src, dst, timeout=120, capabilities=None):
                              + dst.diagnostics())
         time.sleep(0.1)
     return st
+
+
+def drain_events(qmp, prefix='NETDEV_PASST_'):
+    """Forget the events called prefix... that QEMU sent so far (the answer
+    to a command comes after them): what the caller waits for next is what
+    its own action causes, not, say, the CONNECTED of passt's first start,
+    which upstream's series sends once QMP is up."""
+    qmp.cmd('query-status')
+    qmp.events[:] = [e for e in qmp.events if not e['event'].startswith(prefix)]
 
 
 def wait_event(qmp, name, timeout=10, data=None):
