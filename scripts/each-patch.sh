@@ -1,6 +1,8 @@
 #!/bin/bash
 # Bisectability: build each patch of the series in turn and run the qtests
-# that exist at that point; prints TAP.  It checks the patches out in the
+# that exist at that point; prints TAP.  A qtest listed with "[GLOB ...]"
+# before its name runs at the patches that touch a file matching one of
+# the globs, and at the last patch.  It checks the patches out in the
 # series' own tree and builds them in its build directory, ending at the
 # series' last patch: one full build fewer than a tree of its own (a fresh
 # CI machine has none to reuse).
@@ -19,6 +21,18 @@ branch=$(git -C "$main" symbolic-ref -q --short HEAD) ||
 trap 'git -C "$main" checkout -q "$branch"' EXIT
 wt=$main
 
+# Does the patch touch a file matching one of the globs given?
+touches() {
+    local f g
+    for f in "${touched[@]}"; do
+        for g in "$@"; do
+            # shellcheck disable=SC2053 # a glob, on purpose
+            [[ $f == $g ]] && return 0
+        done
+    done
+    return 1
+}
+
 run_qtests() {
     local t name args
     for t in "$@"; do
@@ -34,8 +48,15 @@ for c in "${commits[@]}"; do
     n=$((n + 1))
     subject=$(git -C "$main" log -1 --format=%s "$c")
     git -C "$wt" checkout -q --detach "$c"
+    mapfile -t touched < <(git -C "$main" diff --name-only "$c^" "$c")
     present=() targets=()
     for t in "${qtests[@]}"; do
+        if [[ $t == \[* ]]; then
+            read -r -a globs <<< "${t%%]*}"
+            globs[0]=${globs[0]#[}
+            t=${t#*] }
+            [ "$n" -eq "${#commits[@]}" ] || touches "${globs[@]}" || continue
+        fi
         name=${t%% *}
         if [ -f "$wt/tests/qtest/$name.c" ]; then
             present+=("$t")

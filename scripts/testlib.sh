@@ -3,7 +3,9 @@
 # shellcheck shell=bash
 
 # The qtests of the series ($QTESTS_FILE), built by the setup
-mapfile -t QTESTS < <(grep -v '^\s*\(#\|$\)' "$QTESTS_FILE")
+# "[GLOB ...] " before a name only tells each-patch.sh when to run it
+mapfile -t QTESTS < <(grep -v '^\s*\(#\|$\)' "$QTESTS_FILE" |
+                      sed 's/^\[[^]]*\] *//')
 mapfile -t targets < <(printf '%s\n' "${QTESTS[@]}" | awk '{ print $1 }' | sort -u)
 "$TOP/scripts/setup.sh" "${targets[@]/#/tests/qtest/}"
 
