@@ -13,4 +13,5 @@ done
 "$TOP/scripts/fetch-old-passt.sh"
 "$TOP/scripts/mktree.sh"
 "$TOP/scripts/check-export.sh"
-"$TOP/scripts/build-qemu.sh" "$@"
+# SETUP_QEMU_BUILD=no: the caller builds QEMU itself (each-patch.sh)
+[ "${SETUP_QEMU_BUILD:-yes}" = no ] || "$TOP/scripts/build-qemu.sh" "$@"

@@ -33,8 +33,5 @@ for v in "${PASST_VARIANTS[@]}"; do
         PASST_REPAIR="$PV_PREFIX/bin/passt-repair" \
         python3 "$TOP/tests/guest/run.py" "${groups[@]}"
 done
-if [ -n "$each_patch" ]; then
-    run_tap each-patch "$TOP/scripts/each-patch.sh"
-fi
 
 summary

@@ -9,8 +9,9 @@ set -euo pipefail
 each_patch=
 [ "${1:-}" = --each-patch ] && each_patch=1
 
+TEST_PREFIX=upstream-
 . "$TOP/scripts/testlib.sh"
-p=upstream-
+p=$TEST_PREFIX
 
 run_qtests "$p"
 run_tap "${p}checkpatch" "$TOP/scripts/tap.sh" "$TOP/scripts/checkpatch.sh"
@@ -35,8 +36,5 @@ for v in newest 2025; do
         PASST_REPAIR="$PV_PREFIX/bin/passt-repair" \
         python3 "$TOP/tests/guest/run.py" "${groups[@]}"
 done
-if [ -n "$each_patch" ]; then
-    run_tap "${p}each-patch" "$TOP/scripts/each-patch.sh"
-fi
 
 summary

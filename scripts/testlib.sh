@@ -7,7 +7,11 @@
 mapfile -t QTESTS < <(grep -v '^\s*\(#\|$\)' "$QTESTS_FILE" |
                       sed 's/^\[[^]]*\] *//')
 mapfile -t targets < <(printf '%s\n' "${QTESTS[@]}" | awk '{ print $1 }' | sort -u)
-"$TOP/scripts/setup.sh" "${targets[@]/#/tests/qtest/}"
+# With --each-patch, each-patch.sh builds the series (its last step is the
+# build the other tests use): a build of the whole series first would be
+# undone at the first patch, one full QEMU build more on a fresh machine.
+SETUP_QEMU_BUILD=${each_patch:+no} \
+    "$TOP/scripts/setup.sh" "${targets[@]/#/tests/qtest/}"
 
 LOGS=$BUILD/test-logs/$SERIES
 rm -rf "$LOGS"
@@ -63,3 +67,8 @@ summary() {
     echo "$passed passed, $failed failed, $skipped skipped"
     [ "$failed" -eq 0 ]
 }
+
+if [ -n "${each_patch:-}" ]; then
+    run_tap "${TEST_PREFIX:-}each-patch" "$TOP/scripts/each-patch.sh"
+fi
+"$TOP/scripts/build-qemu.sh" "${targets[@]/#/tests/qtest/}"
