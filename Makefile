@@ -39,12 +39,19 @@ demo:
 # Where the two series' final passt files differ (-u: make series-diff U=-u)
 series-diff:
 	scripts/series-diff.sh $(U)
-# Side by side throughput, latency, start-up and CPU per backend (minutes)
-bench: build
+# Side by side throughput, latency, start-up and CPU per backend, then the
+# interleaved pairs against upstream QEMU as released (half an hour). Ours
+# is the upstream series unless SERIES says otherwise; arguments for
+# bench/run.py in BENCH_ARGS, e.g. the pairs only:
+#   make bench BENCH_ARGS='--pairs upstream'
+BENCH_SERIES = $(or $(SERIES),upstream)
+BENCH_ARGS ?=
+bench:
+	SERIES=$(BENCH_SERIES) scripts/setup.sh
 	scripts/bench-deps.sh
 	scripts/build-upstream-unmodified.sh
 	bash guest/build-guest.sh
-	python3 bench/run.py
+	SERIES=$(BENCH_SERIES) python3 bench/run.py $(BENCH_ARGS)
 # ASAN/UBSAN build (build/qemu-asan), qtests and fuzz test on it (not in test)
 asan: build
 	scripts/asan.sh

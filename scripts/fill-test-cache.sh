@@ -10,29 +10,21 @@
 # tests/functional/qemu_test/asset.py; default ~/.cache/qemu) once its
 # SHA-256 matches.
 set -euo pipefail
+# shellcheck source=config.sh
 . "$(dirname "$0")/config.sh"
 
 CACHE=${QEMU_TEST_CACHE_DIR:-$HOME/.cache/qemu}/download
-[ $# -gt 0 ] || set -- "$BUILD/qemu-upstream/tests/functional/netdev_passt.py"
+[ $# -gt 0 ] || set -- "$BUILD/qemu-upstream/tests/functional/x86_64/netdev_passt.py"
 
-# "URL SHA256" of each .deb asset: the URL may be split over quoted lines
+# "URL SHA256" of each .deb asset: Asset('URL' 'URL'..., 'SHA256')
 assets() {
     python3 - "$@" <<'EOF'
 import re, sys
 for path in sys.argv[1:]:
-    text = open(path).read()
-    for args in re.findall(r'Asset\(\s*((?:\'[^\']*\'\s*,?\s*)+)\)', text):
-        parts = re.findall(r"'([^']*)'((?:\s*,)?)", args)
-        url, sha = '', None
-        for s, comma in parts:
-            if sha is None:
-                url += s
-                if comma.strip():
-                    sha = ''
-            else:
-                sha = s
-        if url.endswith('.deb') and sha:
-            print(url, sha)
+    for call in re.findall(r'Asset\((.*?)\)', open(path).read(), re.S):
+        s = re.findall(r"'([^']*)'", call)
+        if len(s) > 1 and s[-2].endswith('.deb'):
+            print(''.join(s[:-1]), s[-1])
 EOF
 }
 

@@ -22,6 +22,8 @@ run_tap "${p}repro" env QEMU="$QTEST_QEMU_BINARY" PASST="$QTEST_PASST" \
 # The QMP fuzz test: it found the crashes that patches 13 and 14 fix
 run_tap "${p}fuzz" timeout 1800 env QEMU="$QTEST_QEMU_BINARY" \
     PASST="$QTEST_PASST" python3 "$TOP/tests/fuzz/netdev_passt_fuzz.py"
+# QEMU's functional tests of the backend, which the series adds
+run_tap "${p}functional" "$TOP/scripts/functional.sh"
 # The guest suite, as for the 10.0 series: all of it on the newest passt,
 # and on the 2025 one the groups whose results depend on what passt does.
 # Not 'defaults': it captures with 'pcap-file', a member of the 10.0

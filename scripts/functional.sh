@@ -1,0 +1,28 @@
+#!/bin/bash
+# The upstream series' functional tests of -netdev passt (QEMU's own
+# tests/functional, run by meson in the series' build directory), as TAP:
+# one line per test method.  The guest's .debs go into QEMU's asset
+# cache first (scripts/fill-test-cache.sh), so that nothing is downloaded.
+set -euo pipefail
+. "$(dirname "$0")/config.sh"
+
+[ "$SERIES" = upstream ] || die "the functional tests are the upstream series'"
+export QEMU_TEST_CACHE_DIR=${QEMU_TEST_CACHE_DIR:-$BUILD/func-cache}
+"$TOP/scripts/fill-test-cache.sh" \
+    "$QEMU_TREE/tests/functional/x86_64/netdev_passt.py" >&2
+qtest_env "${PASST_VARIANTS[0]}"
+export QEMU_TEST_PASST=$QTEST_PASST QEMU_TEST_PASST_REPAIR=$QTEST_PASST_REPAIR
+
+# meson prints "▶ N/M TEST.CLASS.METHOD  RESULT" for each method
+rc=0
+(cd "$QEMU_BUILD" && pyvenv/bin/meson test --no-rebuild --setup thorough \
+    --suite func-thorough --num-processes 1 --verbose \
+    func-x86_64-netdev_passt func-x86_64-netdev_passt_migration) |
+    tee "$BUILD/functional.log" |
+    awk '$1 == "▶" && NF >= 4 {
+             r = $NF
+             if (r == "OK") print "ok - " $3
+             else if (r == "SKIP") print "ok - " $3 " # SKIP"
+             else print "not ok - " $3 " (" r ")"
+         }' || rc=$?
+exit "$rc"
