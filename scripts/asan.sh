@@ -33,7 +33,7 @@ REPORTS='runtime error:|ERROR: (Address|Leak)Sanitizer|SUMMARY: [A-Za-z]*Sanitiz
 
 echo "1..4"
 t0=$SECONDS
-if QEMU_CONFIGURE_EXTRA="--enable-asan --enable-ubsan" "$TOP/scripts/build-qemu.sh" \
+if QEMU_DEBUG_INFO=1 QEMU_CONFIGURE_EXTRA="--enable-asan --enable-ubsan" "$TOP/scripts/build-qemu.sh" \
        tests/qtest/netdev-passt > "$LOGS/build.log" 2>&1; then
     echo "ok 1 - ASAN/UBSAN build in $QEMU_BUILD ($((SECONDS - t0)) s)"
 else

@@ -9,12 +9,16 @@ if [ ! -f "$QEMU_BUILD/build.ninja" ]; then
     log "configuring QEMU in $QEMU_BUILD"
     mkdir -p "$QEMU_BUILD"
     # Debian's python (the image may put another first in PATH) has the
-    # backported meson; Debian ships the firmware as packages.
+    # backported meson; Debian ships the firmware as packages.  No debug
+    # info unless QEMU_DEBUG_INFO=1: the tests build the series five times
+    # over from scratch, and -g makes each build a fifth slower.
+    debug=--disable-debug-info
+    [ "${QEMU_DEBUG_INFO:-0}" = 0 ] || debug=--enable-debug-info
     (cd "$QEMU_BUILD" && "$QEMU_TREE/configure" \
         --python=/usr/bin/python3 \
         --target-list=x86_64-softmmu \
         --disable-docs --disable-download --disable-install-blobs \
-        --enable-slirp --enable-seccomp ${QEMU_CONFIGURE_EXTRA:-} \
+        --enable-slirp --enable-seccomp "$debug" ${QEMU_CONFIGURE_EXTRA:-} \
         --firmwarepath=/usr/share/seabios:/usr/lib/ipxe/qemu:/usr/share/qemu) >&2
 fi
 # QEMU_TARGETS: what to build instead of QEMU and the stream qtests

@@ -4,8 +4,7 @@ set -euo pipefail
 . "$(dirname "$0")/config.sh"
 
 export QEMU_BUILD=$BUILD/qemu-build-nopasst
-# Only QEMU, without debug info: this build is run, never debugged
-QEMU_CONFIGURE_EXTRA="--disable-passt --disable-debug-info" \
+QEMU_CONFIGURE_EXTRA=--disable-passt \
     QEMU_TARGETS=qemu-system-x86_64 "$TOP/scripts/build-qemu.sh" \
     > "$BUILD/disable-passt-build.log" 2>&1 ||
     die "--disable-passt build failed, see $BUILD/disable-passt-build.log"

@@ -6,8 +6,7 @@ set -euo pipefail
 . "$(dirname "$0")/config.sh"
 
 export QEMU_BUILD=$BUILD/qemu-build-novirtio
-# Without debug info: this build is run, never debugged
-QEMU_CONFIGURE_EXTRA="--without-default-devices --disable-debug-info" QEMU_TARGETS=qemu-system-x86_64 \
+QEMU_CONFIGURE_EXTRA=--without-default-devices QEMU_TARGETS=qemu-system-x86_64 \
     "$TOP/scripts/build-qemu.sh" \
     > "$BUILD/no-virtio-net-build.log" 2>&1 ||
     die "--without-default-devices build failed, see $BUILD/no-virtio-net-build.log"

@@ -13,10 +13,11 @@ export QEMU_TEST_CACHE_DIR=${QEMU_TEST_CACHE_DIR:-$BUILD/func-cache}
 qtest_env "${PASST_VARIANTS[0]}"
 export QEMU_TEST_PASST=$QTEST_PASST QEMU_TEST_PASST_REPAIR=$QTEST_PASST_REPAIR
 
+# Two at a time: each keeps a TCG vCPU busy, and there are two CPUs.
 # meson prints "▶ N/M TEST.CLASS.METHOD  RESULT" for each method
 rc=0
 (cd "$QEMU_BUILD" && pyvenv/bin/meson test --no-rebuild --setup thorough \
-    --suite func-thorough --num-processes 1 --verbose \
+    --suite func-thorough --num-processes 2 --verbose \
     func-x86_64-netdev_passt func-x86_64-netdev_passt_migration) |
     tee "$BUILD/functional.log" |
     awk '$1 == "▶" && NF >= 4 {
