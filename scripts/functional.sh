@@ -26,4 +26,22 @@ rc=0
              else if (r == "SKIP") print "ok - " $3 " # SKIP"
              else print "not ok - " $3 " (" r ")"
          }' || rc=$?
+
+# A failure says why: the tracebacks meson kept, then the end of each
+# failed method's own logs (QEMU's, the test's, the guest's console).
+failed=$(awk '$1 == "▶" && NF >= 4 && $NF != "OK" && $NF != "SKIP" {
+                  print $3 }' "$BUILD/functional.log")
+if [ -n "$failed" ]; then
+    rc=1
+    grep -A40 '^Traceback' \
+        "$QEMU_BUILD/meson-logs/testlog-thorough.txt" | sed 's/^/# /' || :
+    for t in $failed; do
+        d=$QEMU_BUILD/tests/functional/x86_64/$t
+        for f in base.log default.log console.log; do
+            [ -f "$d/$f" ] || continue
+            echo "# --- $t: $f (last 40 lines)"
+            tail -n 40 "$d/$f" | sed 's/^/# /'
+        done
+    done
+fi
 exit "$rc"

@@ -44,14 +44,14 @@ run_tap() {
 # NAME@VARIANT for a run on another passt than the default one
 at() { [ "$2" = "${PASST_VARIANTS[0]}" ] && echo "$1" || echo "$1@$2"; }
 
-# run_qtests [PREFIX]: each qtest of the series, netdev-passt on each of
+# run_qtests [PREFIX]: each qtest of the series, netdev-passt* on each of
 # our passts and the others once, named PREFIX"qtest-"NAME[@VARIANT].
 run_qtests() {
     local t name args v variants
     for t in "${QTESTS[@]}"; do
         read -r name args <<< "$t"
         variants=("${PASST_VARIANTS[0]}")
-        [ "$name" = netdev-passt ] && variants=("${PASST_VARIANTS[@]}")
+        [[ $name = netdev-passt* ]] && variants=("${PASST_VARIANTS[@]}")
         for v in "${variants[@]}"; do
             qtest_env "$v"
             # shellcheck disable=SC2086 # the arguments are words
