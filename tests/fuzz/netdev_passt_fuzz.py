@@ -2,7 +2,8 @@
 """Fuzz QMP netdev_add of type passt against a real QEMU and passt.
 
 Sends random and malformed netdev_add requests (wrong types, huge lists,
-long strings, odd bytes, duplicate ids, bad paths, bad param) and checks
+long strings, odd bytes, duplicate ids, bad paths, bad param), and port
+forwards at run time on the netdevs added, and checks
 that QEMU answers every one and never dies, and that afterwards no passt
 process, QEMU fd or private directory is left. TAP on stdout.
 
@@ -37,7 +38,7 @@ BOOLS = ['quiet', 'debug', 'trace', 'vhost-user', 'dhcp-dns', 'dhcp-search',
 STRS = ['path', 'pcap-file', 'address', 'netmask', 'mac', 'gateway',
         'interface', 'outbound', 'outbound-if4', 'outbound-if6', 'dns',
         'fqdn', 'map-host-loopback', 'map-guest-addr', 'dns-forward',
-        'dns-host', 'fd', 'repair-helper']
+        'dns-host', 'fd', 'repair-helper', 'control-path', 'forward-helper']
 LISTS = ['search', 'tcp-ports', 'udp-ports', 'param']
 GOOD = {
     'address': ['10.0.2.15', 'fd00::15', '192.0.2.7'],
@@ -134,6 +135,20 @@ def raw_garbage(r):
     ])
 
 
+def forward(q, r, nid):
+    """A port forward at run time, added or removed, good or not"""
+    spec = r.choice(GOOD['tcp-ports'] + GOOD['udp-ports'] + ODD +
+                    ['%d' % r.randrange(1, 65536), '~1-1000', 'all'])
+    try:
+        q.cmd(r.choice(['netdev-passt-forward-add',
+                        'netdev-passt-forward-remove']),
+              id=nid, protocol=r.choice(['tcp', 'udp', 'sctp', '']),
+              spec=spec)
+    except QMPError:
+        return False
+    return True
+
+
 def children(pid):
     out = []
     for stat in glob.glob('/proc/[0-9]*/stat'):
@@ -174,7 +189,7 @@ def main():
 
     ids = ['dup0', 'dup1']
     live = set()
-    answered = added = failed = 0
+    answered = added = failed = forwards = 0
     t0 = time.monotonic()
     try:
         for i in range(ITERATIONS):
@@ -197,14 +212,18 @@ def main():
                 continue
             answered += 1
             added += 1
+            if r.random() < 0.1:
+                forward(q, r, r.choice([args['id'], 'nope']))
+                forwards += 1
             if r.random() < 0.8 or args['id'] not in ids:
                 q.cmd('netdev_del', id=args['id'])
             else:
                 live.add(args['id'])    # later ones must clash with it
         for nid in live:
             q.cmd('netdev_del', id=nid)
-        print('ok 1 - QEMU answered all %d requests (%d added, %d refused) in %.0fs'
-              % (answered, added, failed, time.monotonic() - t0))
+        print('ok 1 - QEMU answered all %d requests (%d added, %d refused, '
+              '%d forwards) in %.0fs'
+              % (answered, added, failed, forwards, time.monotonic() - t0))
     except Exception as e:
         print('not ok 1 - QEMU stopped answering after %d requests: %r'
               % (answered, e))
