@@ -120,6 +120,7 @@ METRICS = [
     ('qemu_bytes_io_h2g', '  KiB per QEMU socket/tap read, host->guest', 'KiB', 'hi', '%.1f'),
     ('passt_sc_mb_g2h', 'passt syscalls per MB, TCP guest->host', '1/MB', 'lo', '%.1f'),
     ('passt_sc_mb_h2g', 'passt syscalls per MB, TCP host->guest', '1/MB', 'lo', '%.1f'),
+    ('fwd_rt_ms', 'port forward added at run time: QMP command to first answer through it', 'ms', 'lo', '%.1f'),
     ('qemu_sc_tps', 'QEMU syscalls per 1-byte request/response', '1', 'lo', '%.1f'),
     ('passt_sc_tps', 'passt syscalls per 1-byte request/response', '1', 'lo', '%.1f'),
 ]
@@ -137,6 +138,7 @@ STEPS = {
     'tps': ['tps'],
     'udp': ['udp_g2h_rate', 'udp_g2h_loss', 'udp_h2g_rate', 'udp_h2g_loss'],
     'syscalls': SC_KEYS,
+    'forward': ['fwd_rt_ms'],
 }
 STEP_OF = {k: s for s, keys in STEPS.items() for k in keys}
 

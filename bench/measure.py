@@ -12,6 +12,7 @@ measured in the same round can be compared round by round.
 """
 
 import json
+import socket
 import os
 import shutil
 import subprocess
@@ -28,7 +29,7 @@ from meters import (CpuMeter, SyscallMeter, find_passt, is_passt, rss_kb,
                     syscall_fields)
 import hostlib as H
 from hostlib import AGENT, Agent, NsGuest
-from guestlib import GuestError, GuestTimeout
+from guestlib import GuestError, GuestTimeout, QMPError
 import derive
 from results import one_line
 import startup
@@ -310,6 +311,7 @@ class BackendRun:
         for name, fn, rounds in (('tcp', self.tcp_round, o.runs),
                                  ('tps', self.tps_once, o.runs),
                                  ('udp', self.udp_round, o.runs),
+                                 ('forward', self.forward_once, o.runs),
                                  ('syscalls', self.syscalls_round, 1)):
             if not self.selected(name):
                 continue
@@ -443,6 +445,42 @@ class BackendRun:
             self.add('tps', r)
             log('%s: tps %.0f (p50 %.0f us)' % (self.name, r['value'],
                                                  r['rtt_p50_us']))
+
+    def forward_once(self):
+        """A port forward added at run time to the guest's echo server:
+        from the QMP command to the first answer through it, then removed.
+        Only a passt netdev that QEMU runs has them (the upstream series,
+        with a passt that has a control socket)."""
+        port = H.free_ports(1)[0]
+        spec = '%d:%d' % (port, self.ctx['rr'])
+        t0 = time.perf_counter()
+        try:
+            self.g.qmp.cmd('netdev-passt-forward-add', id='n0',
+                           protocol='tcp', spec=spec)
+        except QMPError as e:
+            self.why.setdefault('fwd_rt_ms', 'no forwards at run time: %s'
+                                % str(e).split(': ', 1)[-1][:80])
+            return
+        t1 = time.perf_counter()
+        answer = None
+        while answer is None and time.perf_counter() < t0 + 10:
+            try:
+                s = H.in_netns(self.ns, socket.create_connection,
+                               ('127.0.0.1', port), 2)
+                with s:
+                    s.sendall(b'x')
+                    answer = s.recv(1)
+            except OSError:
+                time.sleep(0.001)
+        t2 = time.perf_counter()
+        self.g.qmp.cmd('netdev-passt-forward-remove', id='n0',
+                       protocol='tcp', spec=spec)
+        if answer != b'x':
+            raise RuntimeError('no answer through the forward in 10 s')
+        self.add('fwd_rt_ms', {'value': (t2 - t0) * 1000,
+                               'command_ms': (t1 - t0) * 1000})
+        log('%s: forward at run time %.1f ms (command %.1f ms)'
+            % (self.name, (t2 - t0) * 1000, (t1 - t0) * 1000))
 
     def udp_round(self):
         b = '-u -b %s -l %d' % (self.o.udp_rate, self.o.udp_len)

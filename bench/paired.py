@@ -151,6 +151,8 @@ def interleave(A, B, o, steps):
                                                 record='tps' in steps)
         if 'udp' in steps:
             yield 'udp', lambda br: br.udp_round()
+        if 'forward' in steps:
+            yield 'forward', lambda br: br.forward_once()
 
     def order(r):
         return (A, B) if r % 2 == 0 else (B, A)

@@ -6,7 +6,11 @@
   2. a page fetched from a web server on the host's loopback (reached
      through the gateway address, which passt maps to host loopback);
   3. a port forwarded from the host into the guest (tcp-ports=HOST:GUEST);
-  4. the backend's line in the monitor's `info network`.
+  4. a port forward added while the guest runs, used, then removed
+     (QMP netdev-passt-forward-add/-remove: the upstream series with a
+     passt that has a control socket, 2026_07_28 or later);
+  5. the backend in the monitor: `info passt` (upstream series) and
+     `info network`.
 
 Standard library only; finishes in well under a minute. Guest traffic only
 ever reaches the host's loopback.
@@ -22,6 +26,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, '..', 'tests', 'guest'))
 import hostlib as H  # noqa: E402
+from guestlib import QMPError  # noqa: E402
 
 PAGE = b'<h1>Hello from the host loopback</h1>\n'
 T0 = time.monotonic()
@@ -42,6 +47,51 @@ class Page(http.server.BaseHTTPRequestHandler):
 
     def log_message(self, fmt, *args):
         say('  host web server: %s asked for %s' % (self.client_address[0], self.path))
+
+
+def ask_guest(port):
+    """What the guest's socat answers through host port, or the error"""
+    reply = None
+    for _ in range(10):
+        try:
+            with socket.create_connection(('127.0.0.1', port), timeout=5) as s:
+                s.sendall(b'hello-from-host\n')
+                reply = s.makefile().readline().strip()
+            if reply:
+                break
+        except OSError as e:
+            reply = 'error: %s' % e
+        time.sleep(0.3)
+    return reply
+
+
+def forward_at_run_time(g, port):
+    """Step 4: True if it worked, None if this QEMU or passt cannot"""
+    say('Port forward added at run time: netdev-passt-forward-add '
+        'tcp %d:8080' % port)
+    try:
+        nid = g.qmp.cmd('query-passt')[0]['id']
+        t = time.monotonic()
+        fwds = g.qmp.cmd('netdev-passt-forward-add', id=nid,
+                         protocol='tcp', spec='%d:8080' % port)
+    except QMPError as e:
+        say('  not here: %s' % e)
+        return None
+    say('  passt\'s TCP forwards now (%.0f ms): %s' % (
+        (time.monotonic() - t) * 1000,
+        ', '.join('%d => %d' % (f['port'], f['target-port']) for f in fwds)))
+    reply = ask_guest(port)
+    say('  host connects to 127.0.0.1:%d: guest answers: %s' % (port, reply))
+    g.qmp.cmd('netdev-passt-forward-remove', id=nid, protocol='tcp',
+              spec='%d:8080' % port)
+    try:
+        socket.create_connection(('127.0.0.1', port), timeout=5).close()
+        gone = 'still open'
+    except ConnectionRefusedError:
+        gone = 'connection refused'
+    say('  removed: host connects to 127.0.0.1:%d: %s' % (port, gone))
+    return reply == 'hello from the guest - you sent hello-from-host' and \
+        gone == 'connection refused'
 
 
 def fail(msg):
@@ -68,7 +118,7 @@ def main():
     httpd = http.server.ThreadingHTTPServer(('127.0.0.1', 0), Page)
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     web = httpd.server_address[1]
-    fwd = H.free_ports(1)[0]
+    fwd, fwd2 = H.free_ports(2)
     say('Host web server on 127.0.0.1:%d (loopback only)' % web)
 
     nic = 'passt,model=virtio-net-pci,path=%s,tcp-ports=%d:8080' % (H.PASST, fwd)
@@ -106,21 +156,22 @@ def main():
                  'echo hello from the guest - you sent \\$l" </dev/null >/dev/null 2>&1 &\n'
                  'i=0; while ! netstat -ltn | grep -q ":8080 " && [ $i -lt 50 ]; do '
                  'usleep 100000; i=$((i+1)); done')
-            reply = None
-            for _ in range(10):
-                try:
-                    with socket.create_connection(('127.0.0.1', fwd), timeout=5) as s:
-                        s.sendall(b'hello-from-host\n')
-                        reply = s.makefile().readline().strip()
-                    if reply:
-                        break
-                except OSError as e:
-                    reply = 'error: %s' % e
-                time.sleep(0.3)
+            reply = ask_guest(fwd)
             say('  host connects to 127.0.0.1:%d, sends "hello-from-host"' % fwd)
             say('  guest answers: %s' % reply)
 
             say()
+            runtime = forward_at_run_time(g, fwd2)
+
+            say()
+            try:
+                info = g.qmp.hmp('info passt')
+            except QMPError:
+                info = ''
+            if info.strip() and not info.startswith('unknown command'):
+                say('Monitor: info passt')
+                for line in info.splitlines():
+                    say('  ' + line.rstrip())
             say('Monitor: info network')
             for line in g.qmp.hmp('info network').splitlines():
                 if 'passt' in line:
@@ -130,7 +181,8 @@ def main():
         httpd.shutdown()
         g.close()
     ok = r2.get('page') == PAGE.decode().strip() and reply == \
-        'hello from the guest - you sent hello-from-host'
+        'hello from the guest - you sent hello-from-host' and \
+        runtime is not False
     say()
     say('Demo %s.' % ('done' if ok else 'FAILED (see above)'))
     return 0 if ok else 1

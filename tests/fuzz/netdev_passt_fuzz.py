@@ -2,8 +2,8 @@
 """Fuzz QMP netdev_add of type passt against a real QEMU and passt.
 
 Sends random and malformed netdev_add requests (wrong types, huge lists,
-long strings, odd bytes, duplicate ids, bad paths, bad param), and port
-forwards at run time on the netdevs added, and checks
+long strings, odd bytes, duplicate ids, bad paths, bad param), port
+forwards at run time and query-passt on the netdevs added, and checks
 that QEMU answers every one and never dies, and that afterwards no passt
 process, QEMU fd or private directory is left. TAP on stdout.
 
@@ -215,6 +215,12 @@ def main():
             if r.random() < 0.1:
                 forward(q, r, r.choice([args['id'], 'nope']))
                 forwards += 1
+            if r.random() < 0.05:
+                try:
+                    q.cmd('query-passt', **r.choice([{}, {'id': args['id']},
+                                                     {'id': 'nope'}]))
+                except QMPError:
+                    pass
             if r.random() < 0.8 or args['id'] not in ids:
                 q.cmd('netdev_del', id=args['id'])
             else:
