@@ -17,12 +17,14 @@ reads line by line while the guest runs; the guest's last line there is
         g.send('go\\n')                     # guest: host_read VAR
         g.wait(timeout=60)                  # -> guest exit status
 
-Standard library only. Environment: QEMU (binary), GUEST_ACCEL (kvm|tcg,
-else probed once and cached in build/guest/accel), GUEST_DIR (images).
+Standard library, and QEMU's own QMP library (qemu.qmp) from the python/ of a
+QEMU source tree: QEMU_TREE, else build/qemu-upstream or build/qemu.
+Environment: QEMU (binary), GUEST_ACCEL (kvm|tcg, else probed once and cached
+in build/guest/accel), GUEST_DIR (images), BUILD, QEMU_TREE.
 """
 
 import argparse
-import json
+import asyncio
 import os
 import re
 import shutil
@@ -40,6 +42,17 @@ GUEST_DIR = os.path.abspath(os.environ.get('GUEST_DIR',
 QEMU = os.environ.get('QEMU', os.path.abspath(
     os.path.join(BUILD, 'qemu-build', 'qemu-system-x86_64')))
 EXIT_MARK = '@@guest-exit '
+QEMU_TREES = [os.path.abspath(t) for t in (os.environ.get('QEMU_TREE'),
+                                           os.path.join(BUILD, 'qemu-upstream'),
+                                           os.path.join(BUILD, 'qemu')) if t]
+for _tree in QEMU_TREES:        # QEMU's own Python packages: qemu.qmp
+    if os.path.isdir(os.path.join(_tree, 'python', 'qemu', 'qmp')):
+        sys.path.insert(0, os.path.join(_tree, 'python'))
+        break
+try:
+    from qemu import qmp as qmplib
+except ImportError:             # QMP() says so; Guest(qmp=False) needs none
+    qmplib = None
 
 
 class GuestError(Exception):
@@ -68,48 +81,80 @@ def ensure_built():
     _built = True
 
 
+class _Client(qmplib.QMPClient if qmplib else object):
+    """qemu.qmp's QMPClient that keeps for QMP._recv() the answers to what a
+    caller wrote raw on QMP.sock (the fuzz test's malformed input, which no
+    qemu.qmp call can send): QMPClient would drop them, or hang up on an
+    error without an id (a parse error). Its own ids start with '__qmp#'."""
+
+    def __init__(self):
+        super().__init__()
+        self.raw = asyncio.Queue()
+
+    async def _on_message(self, msg):
+        if 'event' in msg or str(msg.get('id')).startswith('__qmp#'):
+            await super()._on_message(msg)
+        else:
+            await self.raw.put(msg)
+
+
 class QMP:
-    """Minimal QMP client on a connected socket: commands and events."""
+    """QMP client on a connected socket: commands and events, through QEMU's
+    own qemu.qmp (QMPClient), on an event loop of its own that runs only
+    while a call waits (so QMP objects may live in different threads).
+    Much like qemu.qmp's own synchronous QEMUMonitorProtocol (legacy.py),
+    which makes its QMPClient itself, though: no _Client there."""
 
     def __init__(self, sock, timeout=30):
-        self.sock = sock
-        self.sock.settimeout(timeout)
-        self.file = sock.makefile('rb')
-        self.events = []
-        self.greeting = self._recv()
-        self.cmd('qmp_capabilities')
+        if qmplib is None:
+            raise ImportError("QEMU's QMP library (qemu.qmp) not found: no "
+                              'python/qemu/qmp in %s (build a QEMU tree first)'
+                              % ' or '.join(QEMU_TREES))
+        self.sock = sock            # qemu.qmp's now: raw writes only
+        self.timeout = timeout      # for each command (None: no limit)
+        self.events = []            # received, not yet taken: oldest first
+        self._loop = asyncio.new_event_loop()
+        self._client = _Client()
+        try:                        # greeting, qmp_capabilities
+            self._run(self._client.connect(sock), timeout)
+        except BaseException:
+            self._loop.close()
+            raise
+        self.greeting = self._client.greeting._asdict()
 
-    def _recv(self):
-        line = self.file.readline()
-        if not line:
-            raise EOFError('QMP connection closed')
-        return json.loads(line)
+    def _run(self, aw, timeout):
+        """Wait for aw; qemu.qmp's errors as the guest tools expect them:
+        QMPError for a command's error, EOFError for a lost connection."""
+        try:
+            return self._loop.run_until_complete(asyncio.wait_for(aw, timeout))
+        except qmplib.ExecuteError as e:
+            raise QMPError(e.received['error']) from None
+        except qmplib.QMPError as e:    # ExecInterruptedError, StateError...
+            raise EOFError('QMP connection closed') from e
+
+    def _pull(self):
+        """Move the events qemu.qmp received to self.events, in order."""
+        self.events.extend(dict(ev) for ev in self._client.events.clear())
+
+    def _execute(self, aw, name):
+        try:
+            return self._run(aw, self.timeout)
+        except TimeoutError:
+            raise TimeoutError('no answer to QMP %s within %ss'
+                               % (name, self.timeout)) from None
+        finally:
+            self._pull()            # those sent before the answer, at least
 
     def cmd(self, name, **args):
         """Execute a command; return its 'return' value, raise QMPError."""
-        return self._execute(name, args)
+        return self._execute(self._client.execute(name, args or None), name)
 
     def getfd(self, fd, name):
         """Hand fd over to QEMU under name (QMP getfd, SCM_RIGHTS)."""
-        return self._execute('getfd', {'fdname': name}, [fd])
-
-    def _execute(self, name, args, fds=()):
-        msg = {'execute': name}
-        if args:
-            msg['arguments'] = args
-        data = json.dumps(msg).encode() + b'\n'
-        if fds:
-            socket.send_fds(self.sock, [data], list(fds))
-        else:
-            self.sock.sendall(data)
-        while True:
-            resp = self._recv()
-            if 'event' in resp:
-                self.events.append(resp)
-            elif 'error' in resp:
-                raise QMPError(resp['error'])
-            elif 'return' in resp:
-                return resp['return']
+        async def getfd():
+            self._client.send_fd_scm(fd)
+            return await self._client.execute('getfd', {'fdname': name})
+        return self._execute(getfd(), 'getfd')
 
     def hmp(self, command_line):
         """Run an HMP command through QMP; return its text output."""
@@ -119,21 +164,35 @@ class QMP:
         """Return (and remove) the first event called name (any if None)."""
         deadline = time.monotonic() + timeout
         while True:
+            self._pull()
             for i, ev in enumerate(self.events):
                 if name is None or ev['event'] == name:
                     return self.events.pop(i)
             left = deadline - time.monotonic()
             if left <= 0:
                 raise TimeoutError('no QMP event %s' % name)
-            self.sock.settimeout(left)
             try:
-                self.events.append(self._recv())
-            finally:
-                self.sock.settimeout(30)
+                self.events.append(dict(self._run(self._client.events.get(),
+                                                  left)))
+            except TimeoutError:
+                pass
+
+    def _recv(self):
+        """The next answer to what was written raw on self.sock."""
+        return dict(self._run(self._client.raw.get(), self.timeout))
 
     def close(self):
-        self.file.close()
+        if not self._loop.is_closed():
+            try:
+                self._run(self._client.disconnect(), 5)
+            except Exception:       # noqa: BLE001 (QEMU gone: nothing to say)
+                pass
+            self._loop.close()
         self.sock.close()
+
+    def __del__(self):              # never closed: as qemu.qmp's legacy.py
+        if getattr(self, '_loop', None) and not self._loop.is_closed():
+            self.close()
 
 
 def _boot_args(accel, mem, qemu=None):

@@ -9,8 +9,9 @@ at exit and on SIGTERM, SIGINT, SIGHUP and the overall timeout (ALARM_S):
 SIGKILL to that QEMU, then to every passt whose command line names the
 private directory (only passts this QEMU started do: their --pid file lies
 there), then the directory is removed. QMP goes through guest/guestlib.py's
-QMP client; Qemu.cmd() returns its raw answer ({'return': ...} or
-{'error': ...}) and raises NoAnswer on a timeout, Gone on a closed socket.
+QMP client (QEMU's qemu.qmp); Qemu.cmd() returns its raw answer ({'return':
+...} or {'error': ...}) and raises NoAnswer on a timeout, Gone on a closed
+socket.
 
 Exit status of each reproducer: 0 REPRODUCED, 1 not reproduced, 2 could not
 run (missing binary, timeout).
@@ -85,6 +86,9 @@ class Qemu:
                 time.sleep(0.05)
         try:                                    # greeting, qmp_capabilities
             self.qmp = QMP(self.sock, timeout=10)
+        except ImportError as e:                # no qemu.qmp: cannot run
+            print(f'not reproduced: {e}')
+            sys.exit(2)
         except TimeoutError:
             raise NoAnswer() from None
         except (EOFError, OSError):
@@ -99,16 +103,12 @@ class Qemu:
 
     def cmd(self, name, args=None, timeout=10):
         """QEMU's answer to a command: {'return': ...} or {'error': ...}."""
-        self.sock.settimeout(timeout)
+        self.qmp.timeout = timeout
         try:
             return {'return': self.qmp.cmd(name, **(args or {}))}
         except QMPError as e:
             return {'error': e.error}
-        except TimeoutError:                    # socket.timeout
-            # A socket file that timed out refuses further reads: reopen it
-            # (QEMU writes whole lines, so no partial answer is lost).
-            old, self.qmp.file = self.qmp.file, self.sock.makefile('rb')
-            old.close()
+        except TimeoutError:                    # a late answer is dropped
             raise NoAnswer() from None
         except (EOFError, OSError):
             raise Gone() from None
