@@ -105,7 +105,9 @@ class QMP:
     Much like qemu.qmp's own synchronous QEMUMonitorProtocol (legacy.py),
     which makes its QMPClient itself, though: no _Client there."""
 
-    def __init__(self, sock, timeout=30):
+    def __init__(self, sock, timeout=30, oob=True):
+        """oob=False: leave out-of-band execution off, as QEMU has it for a
+        client that does not ask (qemu.qmp asks whenever QEMU offers it)."""
         if qmplib is None:
             raise ImportError("QEMU's QMP library (qemu.qmp) not found: no "
                               'python/qemu/qmp in %s (build a QEMU tree first)'
@@ -115,8 +117,11 @@ class QMP:
         self.events = []            # received, not yet taken: oldest first
         self._loop = asyncio.new_event_loop()
         self._client = _Client()
+        self._client.negotiate = oob
         try:                        # greeting, qmp_capabilities
             self._run(self._client.connect(sock), timeout)
+            if not oob:
+                self._run(self._client.execute('qmp_capabilities'), timeout)
         except BaseException:
             self._loop.close()
             raise

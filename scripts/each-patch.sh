@@ -34,11 +34,17 @@ touches() {
 }
 
 run_qtests() {
-    local t name args
+    local t name args rc start
     for t in "$@"; do
         read -r name args <<< "$t"
+        start=$SECONDS rc=0
         # shellcheck disable=SC2086 # the arguments are words
-        timeout 600 "$QEMU_BUILD/tests/qtest/$name" $args || return 1
+        timeout 600 "$QEMU_BUILD/tests/qtest/$name" $args || rc=$?
+        if [ "$rc" -ne 0 ]; then
+            echo "qtest $name: exit status $rc after $((SECONDS - start)) s$(
+                [ "$rc" -eq 124 ] && echo ' (timed out)')"
+            return 1
+        fi
     done
 }
 
@@ -69,6 +75,9 @@ for c in "${commits[@]}"; do
         echo "ok $n - builds and passes ${present[*]%% *}: $subject"
     else
         echo "not ok $n - $subject (see $log)"
+        # the qtest case that failed or hung: the last one that began
+        grep -E '^(ok|not ok) [0-9]+ /|^# Start of|^# End of' "$log" |
+            tail -n 3 | sed 's/^/# last: /'
         tail -n 30 "$log" | sed 's/^/# /'
         status=1
     fi

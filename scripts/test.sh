@@ -22,6 +22,12 @@ if [ "${SERIES:-all}" = all ]; then
             failed=$((failed + 1))
         fi
     done
+    if [ "$failed" -ne 0 ]; then     # again, next to the last line
+        echo "--- what failed, both series"
+        for s in 10.0 upstream; do
+            cat "${BUILD:-$here/../build}/test-logs/$s/failures" 2>/dev/null || true
+        done
+    fi
     echo "$passed passed, $failed failed, $skipped skipped"
     [ "$failed" -eq 0 ] && [ "$status" -eq 0 ]
     exit

@@ -17,6 +17,19 @@ LOGS=$BUILD/test-logs/$SERIES
 rm -rf "$LOGS"
 mkdir -p "$LOGS"
 passed=0 failed=0 skipped=0
+# What failed and why, in a few lines each: test.sh prints it again last,
+# where a CI log that keeps only its head and tail still shows it
+FAILURES=$LOGS/failures
+: > "$FAILURES"
+
+# digest NAME LOG: a failed run's verdicts and their reasons, 12 lines
+digest() {
+    {
+        echo "--- $1 ($2)"
+        grep -E '(^|# )(not ok|Bail out)|ERROR|Assertion|Traceback|Error:|[Tt]imed out|exit status|# last:|stderr:' "$2" |
+            grep -v '^ok ' | cut -c1-300 | head -n 11
+    } >> "$FAILURES"
+}
 
 # run_tap NAME CMD...: run a TAP producer; count its results.
 run_tap() {
@@ -35,6 +48,7 @@ run_tap() {
     elif [ "$nok" -ne 0 ]; then
         grep -B20 -E '^not ok ' "$log" | grep -vE '^ok ' | tail -n 40 | sed 's/^/    # /'
     fi
+    [ "$nok" -eq 0 ] || digest "$name" "$log"
     printf '    # %s: %d s\n' "$name" $((SECONDS - start))
     passed=$((passed + ok - skip))
     skipped=$((skipped + skip))
@@ -64,6 +78,7 @@ run_qtests() {
 
 # The closing line, and the exit status
 summary() {
+    [ "$failed" -eq 0 ] || { echo "--- what failed"; cat "$FAILURES"; }
     echo "$passed passed, $failed failed, $skipped skipped"
     [ "$failed" -eq 0 ]
 }

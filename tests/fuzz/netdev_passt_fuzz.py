@@ -14,6 +14,7 @@ a minute here), FUZZ_SEED (default: random, printed).
 import glob
 import os
 import random
+import shutil
 import socket
 import subprocess
 import sys
@@ -168,11 +169,12 @@ def main():
     print('# seed %d, %d requests (FUZZ_SEED, FUZZ_ITERATIONS)' % (SEED, ITERATIONS))
     tmp = tempfile.mkdtemp(prefix='passt-fuzz-')
     sockpath = os.path.join(tmp, 'qmp.sock')
-    dirs_before = set(glob.glob('/tmp/qemu-passt-*'))
+    # QEMU makes its private directories in TMPDIR: in ours, so that those
+    # of other QEMUs running meanwhile are not counted
     qemu = subprocess.Popen([QEMU, '-M', 'none', '-nodefaults', '-display', 'none',
                              '-qmp', 'unix:%s,server=on,wait=on' % sockpath],
                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE)
+                            stderr=subprocess.PIPE, env=dict(os.environ, TMPDIR=tmp))
     STARTED.append(qemu)
     for _ in range(100):
         if os.path.exists(sockpath):
@@ -180,7 +182,12 @@ def main():
         time.sleep(0.05)
     sock = socket.socket(socket.AF_UNIX)
     sock.connect(sockpath)
-    q = QMP(sock)
+    # Without out-of-band execution, as QEMU's monitor has it for a client
+    # that does not ask: with it, a write of garbage that the monitor parses
+    # into more errors than its queue holds (8) aborts QEMU 10.0 to 10.2 on
+    # an assertion in handle_qmp_command(), passt or not: a bug of the
+    # monitor's, not what this test is about
+    q = QMP(sock, oob=False)
     # warm up GLib's worker thread (one eventfd, once), then count fds
     q.cmd('netdev_add', type='passt', id='w', path=PASST)
     q.cmd('netdev_del', id='w')
@@ -259,14 +266,13 @@ def main():
             except OSError:
                 pass
         print('# info network: %r' % q.hmp('info network'))
-    dirs = set(glob.glob('/tmp/qemu-passt-*')) - dirs_before
+    dirs = glob.glob(os.path.join(tmp, 'qemu-passt-*'))
     print('%s 4 - no private directory left%s' % ('ok' if not dirs else 'not ok',
           (': %s' % sorted(dirs)) if dirs else ''))
 
     qemu.kill()
     qemu.wait()
-    os.unlink(sockpath)
-    os.rmdir(tmp)
+    shutil.rmtree(tmp)
     return 0
 
 
