@@ -19,15 +19,18 @@ reads line by line while the guest runs; the guest's last line there is
 
 From QEMU itself, the packages in the python/ of a QEMU source tree
 (QEMU_TREE, else build/qemu-upstream or build/qemu): qemu.machine's
-QEMUMachine runs QEMU (its command line, its output in qemu.log, its exit
-status, waiting, killing), qemu.qmp speaks QMP.
-The project's own, as QEMU's packages have nothing like them: the results
-port (the guest script's output and input over virtio-serial, how the tests
-talk to the guest), the script passed in via fw_cfg, QMP (below) on a socket
-we listen on, and the serial console on our terminal (main() without a
-script: QEMUMachine gives QEMU no terminal). The network namespaces, the
-passt-version matrix and the bench are built on Guest elsewhere
-(tests/guest/hostlib.py, tests/guest/run.py, bench/).
+QEMUMachine runs QEMU (command line, QEMU's output in qemu.log, exit status,
+kill, shutdown), qemu.qmp speaks QMP.
+The project's own, as QEMU's packages have nothing for them: the results
+port (the guest script's output and input over virtio-serial, a channel
+that does not depend on the network under test), the script passed in via
+fw_cfg, the console in a file (a file chardev: QEMUMachine's console is a
+socket for us to drain), the QMP class below (on a socket we listen on; it says why not
+QEMUMachine's), and the serial console on our terminal (main() without a
+script: QEMUMachine gives QEMU no terminal). What is about passt rather
+than QEMU is built on Guest elsewhere: QEMU in a network namespace
+(wrapper(), tests/guest/hostlib.py), the guest suite (tests/guest/run.py)
+run on each passt version (scripts/test*.sh), and the bench (bench/).
 Environment: QEMU (binary), GUEST_ACCEL (kvm|tcg, else probed once and cached
 in build/guest/accel), GUEST_DIR (images), BUILD, QEMU_TREE.
 """

@@ -297,8 +297,9 @@ def unix_listening(path, timeout=20):
 
 
 def descendants(pid):
-    """Processes below pid (children, their children...)."""
-    out, todo = [], [pid]
+    """Processes below pid (children, their children...); pid None (a
+    Guest's QEMU gone): none."""
+    out, todo = [], [pid] if pid else []
     while todo:
         p = todo.pop()
         try:
