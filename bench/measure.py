@@ -65,8 +65,8 @@ class SessionGuest(NsGuest):
     guest runs so, the two sides of a pair alike. setsid(1) execs QEMU in
     place, so its pid stays the one the meters watch."""
 
-    def args(self):
-        return ['setsid'] + super().args()
+    def wrapper(self):
+        return ['setsid'] + super().wrapper()
 
 
 class BackendRun:
@@ -226,19 +226,13 @@ class BackendRun:
             self.g.start()
         except (GuestError, EOFError, OSError) as e:
             # QEMU refused the configuration: the backend is not available
-            if self.g.proc:
-                try:
-                    self.g.proc.wait(5)
-                except subprocess.TimeoutExpired:
-                    raise e
-            qlog = self.g._read('qemu.log') if self.g.dir else \
-                getattr(self.g, '_qemu_log', '')
+            qlog = self.g.qemu_log()
             self.info['qemu_log'] = qlog[-3000:]
             self.info['qemu_cmdline'] = ' '.join(self.g.cmdline or [])
             why = [l for l in (qlog + '\n' + str(e)).splitlines()
                    if l.startswith(os.path.basename(self.qemu) + ':')]
             last = [l.strip() for l in qlog.splitlines() if l.strip()][-3:]
-            rc = self.g.proc.returncode if self.g.proc else None
+            rc = self.g.exitcode
             raise Unavailable((why[-1] if why else (
                 'QEMU exited at start (status %s), its last words: %s' % (
                     rc, ' / '.join(last)))
@@ -247,7 +241,7 @@ class BackendRun:
                 refused=bool(why))
         self.a = Agent(self.g, boot_timeout=120)
         self.ram_kb = int(self.g.mem.rstrip('M')) * 1024
-        self.qemu_pid = self.g.proc.pid
+        self.qemu_pid = self.g.pid
         if be.get('passt_pid') == 'helper':
             self.passt_pid = self.helper_pid
         self.cpu = CpuMeter(self.qemu_pid, self.passt_pid)

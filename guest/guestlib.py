@@ -17,8 +17,20 @@ reads line by line while the guest runs; the guest's last line there is
         g.send('go\\n')                     # guest: host_read VAR
         g.wait(timeout=60)                  # -> guest exit status
 
-Standard library, and QEMU's own QMP library (qemu.qmp) from the python/ of a
-QEMU source tree: QEMU_TREE, else build/qemu-upstream or build/qemu.
+From QEMU itself, the packages in the python/ of a QEMU source tree
+(QEMU_TREE, else build/qemu-upstream or build/qemu): qemu.machine's
+QEMUMachine runs QEMU (command line, QEMU's output in qemu.log, exit status,
+kill, shutdown), qemu.qmp speaks QMP.
+The project's own, as QEMU's packages have nothing for them: the results
+port (the guest script's output and input over virtio-serial, a channel
+that does not depend on the network under test), the script passed in via
+fw_cfg, the console in a file (a file chardev: QEMUMachine's console is a
+socket for us to drain), the QMP class below (on a socket we listen on; it says why not
+QEMUMachine's), and the serial console on our terminal (main() without a
+script: QEMUMachine gives QEMU no terminal). What is about passt rather
+than QEMU is built on Guest elsewhere: QEMU in a network namespace
+(wrapper(), tests/guest/hostlib.py), the guest suite (tests/guest/run.py)
+run on each passt version (scripts/test*.sh), and the bench (bench/).
 Environment: QEMU (binary), GUEST_ACCEL (kvm|tcg, else probed once and cached
 in build/guest/accel), GUEST_DIR (images), BUILD, QEMU_TREE.
 """
@@ -45,14 +57,16 @@ EXIT_MARK = '@@guest-exit '
 QEMU_TREES = [os.path.abspath(t) for t in (os.environ.get('QEMU_TREE'),
                                            os.path.join(BUILD, 'qemu-upstream'),
                                            os.path.join(BUILD, 'qemu')) if t]
-for _tree in QEMU_TREES:        # QEMU's own Python packages: qemu.qmp
-    if os.path.isdir(os.path.join(_tree, 'python', 'qemu', 'qmp')):
+for _tree in QEMU_TREES:        # QEMU's own Python packages
+    if os.path.isdir(os.path.join(_tree, 'python', 'qemu', 'machine')):
         sys.path.insert(0, os.path.join(_tree, 'python'))
         break
 try:
     from qemu import qmp as qmplib
-except ImportError:             # QMP() says so; Guest(qmp=False) needs none
-    qmplib = None
+    from qemu.machine import QEMUMachine
+    from qemu.machine.machine import AbnormalShutdown, VMLaunchFailure
+except ImportError:             # QMP() and Guest.start() say so
+    qmplib = QEMUMachine = AbnormalShutdown = VMLaunchFailure = None
 
 
 class GuestError(Exception):
@@ -70,6 +84,12 @@ class QMPError(Exception):
 
 
 _built = False
+
+
+def _no_qemu_python():
+    return ImportError("QEMU's Python packages (qemu.qmp, qemu.machine) not "
+                       'found: no python/qemu/machine in %s (fetch a QEMU tree '
+                       'first)' % ' or '.join(QEMU_TREES))
 
 
 def ensure_built():
@@ -103,15 +123,20 @@ class QMP:
     own qemu.qmp (QMPClient), on an event loop of its own that runs only
     while a call waits (so QMP objects may live in different threads).
     Much like qemu.qmp's own synchronous QEMUMonitorProtocol (legacy.py),
-    which makes its QMPClient itself, though: no _Client there."""
+    which makes its QMPClient itself, though: no _Client there.
+
+    Guest uses this one, not QEMUMachine's own connection (a
+    QEMUMonitorProtocol): that one sets a command timeout only through a
+    private attribute, raises qemu.qmp's errors and keeps events in another
+    shape than the callers here expect (QMPError, EOFError, self.events),
+    and this class is needed without a Guest anyway (the fuzz test,
+    tests/upstream-repro)."""
 
     def __init__(self, sock, timeout=30, oob=True):
         """oob=False: leave out-of-band execution off, as QEMU has it for a
         client that does not ask (qemu.qmp asks whenever QEMU offers it)."""
         if qmplib is None:
-            raise ImportError("QEMU's QMP library (qemu.qmp) not found: no "
-                              'python/qemu/qmp in %s (build a QEMU tree first)'
-                              % ' or '.join(QEMU_TREES))
+            raise _no_qemu_python()
         self.sock = sock            # qemu.qmp's now: raw writes only
         self.timeout = timeout      # for each command (None: no limit)
         self.events = []            # received, not yet taken: oldest first
@@ -200,11 +225,16 @@ class QMP:
             self.close()
 
 
-def _boot_args(accel, mem, qemu=None):
+# QEMUMachine's QEMU inherits every inheritable fd of ours (close_fds=False):
+# a Guest's pass_fds are inheritable only while its QEMU starts, and QEMUs
+# start one at a time, so that none gets another's.
+_launch_lock = threading.Lock()
+
+
+def _boot_args(accel, mem):
     # q35 with the default CPU boots fastest under TCG (-cpu max is slower).
     # Option ROMs for -kernel come from the QEMU build's qemu-bundle.
-    return [qemu or QEMU, '-nodefaults', '-M', 'q35', '-accel', accel, '-m', mem,
-            '-display', 'none', '-no-reboot',
+    return ['-nodefaults', '-M', 'q35', '-accel', accel, '-m', mem, '-no-reboot',
             '-kernel', os.path.join(GUEST_DIR, 'vmlinuz'),
             '-initrd', os.path.join(GUEST_DIR, 'initramfs.cpio.gz')]
 
@@ -237,7 +267,7 @@ def probe_accel():
 
 
 class Guest:
-    """One QEMU running the test guest.
+    """One QEMU running the test guest, through QEMU's QEMUMachine.
 
     netdev: list of -netdev option strings; each gets a virtio-net-pci
         device (nic_opts appended to it, e.g. ',mac=...').
@@ -247,8 +277,11 @@ class Guest:
         shared memfd (needed by vhost-user backends). pass_fds: fds that
         QEMU inherits, for fd=N options. qemu: another QEMU binary than
         $QEMU's.
-    interactive: serial console on our stdin/stdout (without a script the
-        guest starts a shell there).
+    interactive: args() for a QEMU with the serial console and the monitor
+        on our terminal and no results port (main(), without a script).
+
+    QEMU itself: pid, running(), wait_exit(), exitcode, shutdown(), kill(),
+    qemu_log(). Subclasses may run it under wrapper().
     """
 
     def __init__(self, netdev=(), script=None, extra_args=(), qmp=False,
@@ -267,9 +300,9 @@ class Guest:
         self.interactive = interactive
         self.name = name
         self.pass_fds = tuple(pass_fds)
-        self.qemu = qemu
-        self.proc = None
-        self.cmdline = None       # QEMU's argument list, once started
+        self.qemu = qemu or QEMU
+        self.vm = None            # QEMUMachine, once started
+        self.cmdline = None       # wrapper, QEMU and args(), once started
         self.qmp = None
         self.rc = None            # guest script's exit status
         self.lines = []           # results port output so far
@@ -282,17 +315,18 @@ class Guest:
 
     # -- life cycle --
     def args(self):
-        a = _boot_args(self.accel or probe_accel(), self.mem, self.qemu)
+        """QEMU's arguments (QEMUMachine adds -display none -vga none)."""
+        a = _boot_args(self.accel or probe_accel(), self.mem)
         cmdline = 'console=ttyS0 quiet panic=-1 ' + self.append
         a += ['-append', cmdline.strip()]
-        if self.interactive:
-            a += ['-serial', 'mon:stdio']
+        if self.interactive:        # main() runs it, not QEMUMachine
+            a += ['-display', 'none', '-serial', 'mon:stdio']
         else:
             a += ['-chardev', 'file,id=con,path=%s/console.log' % self.dir,
-                  '-serial', 'chardev:con']
-        a += ['-device', 'virtio-serial-pci',
-              '-chardev', 'socket,id=results,path=%s/results.sock' % self.dir,
-              '-device', 'virtserialport,chardev=results,name=results']
+                  '-serial', 'chardev:con',
+                  '-device', 'virtio-serial-pci',
+                  '-chardev', 'socket,id=results,path=%s/results.sock' % self.dir,
+                  '-device', 'virtserialport,chardev=results,name=results']
         if self.script is not None:
             path = os.path.join(self.dir, 'script.sh')
             with open(path, 'w') as f:
@@ -310,24 +344,36 @@ class Guest:
                   '-mon', 'chardev=qmp,mode=control']
         return a + self.extra_args
 
+    def wrapper(self):
+        """What QEMU's command line starts with, before QEMU itself."""
+        return []
+
     def start(self):
         """Start QEMU in the background; QMP (if asked for) is connected."""
+        if QEMUMachine is None:
+            raise _no_qemu_python()
         ensure_built()
         self.dir = tempfile.mkdtemp(prefix='guest-')
         try:
             # We listen, QEMU connects at startup: no output can be missed.
             res = self._listen('results.sock')
             mon = self._listen('qmp.sock') if self.want_qmp else None
-            self.cmdline = self.args()
-            if self.interactive:
-                self.proc = subprocess.Popen(self.cmdline,
-                                             pass_fds=self.pass_fds)
-            else:
-                with open(self._path('qemu.log'), 'wb') as log:
-                    self.proc = subprocess.Popen(
-                        self.cmdline, stdin=subprocess.DEVNULL,
-                        stdout=log, stderr=subprocess.STDOUT,
-                        pass_fds=self.pass_fds)
+            args, wrapper = self.args(), self.wrapper()
+            self.cmdline = wrapper + [self.qemu] + args
+            self.vm = QEMUMachine(self.qemu, args, wrapper, name='qemu',
+                                  log_dir=self.dir)     # dir/qemu.log
+            self.vm.set_qmp_monitor(False)              # ours: see QMP
+            with _launch_lock:
+                for fd in self.pass_fds:
+                    os.set_inheritable(fd, True)
+                try:
+                    self.vm.launch()
+                except VMLaunchFailure as e:    # could not even exec it
+                    raise GuestError('%s: QEMU did not start: %s'
+                                     % (self.name, e)) from e
+                finally:
+                    for fd in self.pass_fds:
+                        os.set_inheritable(fd, False)
             self._port = self._accept(res)
             self._reader = threading.Thread(target=self._read_results,
                                             daemon=True)
@@ -341,22 +387,20 @@ class Guest:
 
     def wait(self, timeout=60):
         """Wait for QEMU to exit; return the guest script's exit status."""
-        try:
-            self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.kill()
+        if self.wait_exit(timeout) is None:
+            self.kill()     # QEMUMachine.wait() would too, warning on stderr
             raise GuestTimeout('%s: no poweroff within %ss\n%s'
                                % (self.name, timeout, self.diagnostics()))
         self._reader.join(5)
         if self.rc is None:
             raise GuestError('%s: QEMU exited (%s) without a guest exit status\n%s'
-                             % (self.name, self.proc.returncode, self.diagnostics()))
+                             % (self.name, self.exitcode, self.diagnostics()))
         return self.rc
 
     def run(self, timeout=60, check=False):
         """Boot, wait for poweroff, return the output (status in self.rc)."""
         try:
-            if not self.proc:
+            if not self.vm:
                 self.start()
             rc = self.wait(timeout)
         finally:
@@ -366,10 +410,39 @@ class Guest:
                              % (self.name, rc, self.output))
         return self.output
 
+    @property
+    def pid(self):
+        """QEMU's pid while it runs, else None."""
+        return self.vm and self.vm.get_pid()
+
+    def running(self):
+        return bool(self.vm and self.vm.is_running())
+
+    @property
+    def exitcode(self):
+        """QEMU's exit status once it exited (-N: signal N), else None."""
+        return self.vm and self.vm.exitcode()
+
+    def wait_exit(self, timeout=30):
+        """Wait up to timeout s for QEMU to exit; its exit status, None if
+        it still runs (QEMUMachine.wait() kills it then: callers decide)."""
+        deadline = time.monotonic() + timeout
+        while self.running() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return self.exitcode
+
+    def shutdown(self, timeout=10):
+        """SIGTERM, so that QEMU can stop what it started (passt,
+        passt-repair) and remove their directories; SIGKILL after timeout s.
+        (QEMUMachine sends no 'quit': its QMP is off.)"""
+        try:
+            self.vm.shutdown(timeout=timeout)
+        except AbnormalShutdown:
+            pass
+
     def kill(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
+        if self.vm:
+            self.vm.kill()
 
     def close(self):
         """Kill QEMU if still running and remove the work directory."""
@@ -380,7 +453,6 @@ class Guest:
             self._port.close()
         if self.dir:
             self._console = self.console()
-            self._qemu_log = self._read('qemu.log')
             shutil.rmtree(self.dir, ignore_errors=True)
             self.dir = None
 
@@ -441,10 +513,17 @@ class Guest:
         """The guest's serial console output (kernel messages)."""
         return self._read('console.log') if self.dir else getattr(self, '_console', '')
 
+    def qemu_log(self):
+        """QEMU's stdout and stderr: QEMUMachine's log file, and once the
+        work directory is gone, what QEMUMachine read of it at the end."""
+        if self.dir:
+            return self._read('qemu.log')
+        return (self.vm and self.vm.get_log()) or ''
+
     def diagnostics(self):
-        qlog = self._read('qemu.log') if self.dir else getattr(self, '_qemu_log', '')
         return ('--- results ---\n%s--- console (tail) ---\n%s\n--- qemu ---\n%s'
-                % (self.output, '\n'.join(self.console().splitlines()[-20:]), qlog))
+                % (self.output, '\n'.join(self.console().splitlines()[-20:]),
+                   self.qemu_log()))
 
     # -- helpers --
     def _path(self, name):
@@ -473,11 +552,11 @@ class Guest:
                     conn.settimeout(None)
                     return conn
                 except socket.timeout:
-                    if self.proc.poll() is not None or time.monotonic() > deadline:
+                    if not self.running() or time.monotonic() > deadline:
                         raise GuestError('%s: QEMU did not start (%s)\n%s\n%s'
-                                         % (self.name, self.proc.returncode,
+                                         % (self.name, self.exitcode,
                                             ' '.join(self.cmdline),
-                                            self._read('qemu.log')))
+                                            self.qemu_log()))
         finally:
             lsock.close()
 
@@ -505,10 +584,10 @@ def main():
     g = Guest(netdev=o.netdev, script=script, extra_args=o.qemu_args,
               accel=o.accel, append=o.append, interactive=script is None)
     if script is None:
-        g.start()
-        g.proc.wait()
-        g.close()
-        return 0
+        # QEMUMachine gives QEMU /dev/null and a log file, never our
+        # terminal: QEMU on the console is a plain child of ours.
+        ensure_built()
+        return subprocess.call([g.qemu] + g.args())
     try:
         out = g.run(timeout=o.timeout)
         rc = g.rc

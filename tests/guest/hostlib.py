@@ -2,7 +2,7 @@
 host loopback (TCP/UDP echo, a TCP sink, a DNS responder), network
 namespaces of our own, free ports, a guest "agent" and TAP output.
 
-Standard library only.
+Standard library, and guestlib (on QEMU's qemu.machine and qemu.qmp).
 """
 
 import ctypes
@@ -297,8 +297,9 @@ def unix_listening(path, timeout=20):
 
 
 def descendants(pid):
-    """Processes below pid (children, their children...)."""
-    out, todo = [], [pid]
+    """Processes below pid (children, their children...); pid None (a
+    Guest's QEMU gone): none."""
+    out, todo = [], [pid] if pid else []
     while todo:
         p = todo.pop()
         try:
@@ -332,9 +333,10 @@ class Procs:
 
     def see(self, *guests):
         for g in guests:
-            if g and g.proc and g.proc.poll() is None:
-                self.add(g.proc.pid)
-                for p in descendants(g.proc.pid):
+            pid = g and g.pid
+            if pid:
+                self.add(pid)
+                for p in descendants(pid):
                     self.add(p)
                     try:
                         with open('/proc/%d/cmdline' % p, 'rb') as f:
@@ -489,9 +491,8 @@ class NsGuest(Guest):
         super().__init__(**kw)
         self.ns = ns
 
-    def args(self):
-        a = super().args()
-        return (['ip', 'netns', 'exec', self.ns] if self.ns else []) + a
+    def wrapper(self):
+        return ['ip', 'netns', 'exec', self.ns] if self.ns else []
 
 
 # -------------------------------------------------------- servers ------
@@ -916,12 +917,9 @@ def retire(g, timeout=30):
         g.qmp.cmd('quit')
     except (OSError, EOFError):
         pass
-    try:
-        g.proc.wait(timeout)
-    except subprocess.TimeoutExpired:
-        pass
+    g.wait_exit(timeout)
     g.close()
-    return g.proc.returncode
+    return g.exitcode
 
 
 def dhcp6_parse(hexstr):

@@ -150,7 +150,7 @@ echo "udp6=$(udp_echo %s %d hello6u)"
                  '--fd' in pids.get(pid, []),
                  'info network: %r\npassts: %r' % (info, pids))
             rc = a.quit()
-        rep = H.passt_report(g._qemu_log)
+        rep = H.passt_report(g.qemu_log())
         want = {'DHCP assign': m.get('ip'), 'DHCP mask': m.get('mask'),
                 'DHCP router': m.get('router'), 'DNS': m.get('dns', '').split(),
                 'NDP/DHCPv6 assign': m.get('ip6'),
@@ -919,12 +919,7 @@ def running(g):
     try:
         yield g
     finally:
-        if g.proc and g.proc.poll() is None:
-            g.proc.terminate()
-            try:
-                g.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                pass
+        g.shutdown(10)
         g.close()
 
 
@@ -1269,7 +1264,7 @@ def handover_group(name, vhost_user):
                      % (st, want))
                 c.eq(checks[2], (r.get('tcp'), r.get('udp')),
                      ('host-tcp:hello-h', 'host-udp:hello-hu'))
-                c.eq(checks[3], H.descendants(g.proc.pid), [])
+                c.eq(checks[3], H.descendants(g.pid), [])
                 first.kill()
                 first.wait()
                 ev = H.wait_event(q, 'NETDEV_PASST_DISCONNECTED', 15)
@@ -1319,7 +1314,7 @@ def wait_log(g, text, timeout=20):
     if m:
         texts.append('passt (pid %s): %s' % m.groups())
     deadline = time.monotonic() + timeout
-    while not any(t in g._read('qemu.log') for t in texts):
+    while not any(t in g.qemu_log() for t in texts):
         if time.monotonic() > deadline:
             return False
         time.sleep(0.1)
@@ -1357,7 +1352,7 @@ SRC_MIGRATED = [
 
 def passts_under(g):
     """pids of the passts below g's QEMU (passt may run as passt.avx2)."""
-    return [p for p in H.descendants(g.proc.pid)
+    return [p for p in H.descendants(g.pid)
             if H.exe_name(p) in ('passt', 'passt.avx2')]
 
 
@@ -1590,7 +1585,7 @@ def repair_helpers(g, other=(), timeout=10):
     """pids of the passt-repair QEMU runs, once there is one not in other."""
     deadline = time.monotonic() + timeout
     while True:
-        pids = [p for p in H.descendants(g.proc.pid) if H.exe_name(p) == 'passt-repair']
+        pids = [p for p in H.descendants(g.pid) if H.exe_name(p) == 'passt-repair']
         if set(pids) - set(other) or time.monotonic() > deadline:
             return pids
         time.sleep(0.1)
@@ -2149,7 +2144,7 @@ def break_migration(src, dst, how):
     st = H.migrate_wait(src, timeout=30, cond=lambda st: st.get('status') == 'active' and
                         st.get('ram', {}).get('transferred', 0) > SLOW // 4)
     if how == 'kill':
-        dst.proc.kill()
+        dst.kill()
     else:
         src.qmp.cmd('migrate_cancel')
     return st, H.migrate_wait(src, timeout=30)
@@ -2218,16 +2213,13 @@ def fail_late(src, dst, spid):
     H.migrate_start(src, dst)
     end = H.migrate_wait(src, timeout=60)
     handed = wait_log(src, 'passt pid %s: Migration complete' % spid, 5)
-    try:
-        dst.proc.wait(10)
-    except subprocess.TimeoutExpired:
-        pass
+    rc = dst.wait_exit(10)
     # QEMU 10.0's words, then 10.2's
     refused = re.findall(r'.*(?:savevm section|Unknown section or instance).*',
-                         dst._read('qemu.log'))
+                         dst.qemu_log())
     return (end.get('status') == 'failed' and handed and refused,
             'query-migrate: %r\nsource passt %s said "Migration complete": %s\n'
-            'destination: exit status %s, %r' % (end, spid, handed, dst.proc.returncode,
+            'destination: exit status %s, %r' % (end, spid, handed, rc,
                                                  refused))
 
 
@@ -2316,9 +2308,7 @@ def broken_group(name, how):
                     else:
                         c.skip(SAME, gone)
                     reconnect_works(c, NEW, a, r0.get('gw'), echo, uecho)
-                    try:
-                        g2.proc.wait(10)
-                    except subprocess.TimeoutExpired:
+                    if g2.wait_exit(10) is None:
                         c.notes.append('destination qemu still running after the %s '
                                        'migration' % what)
 
@@ -2403,7 +2393,7 @@ def run_group(name, names, fn):
             RUNNING.discard(c)
     if err or any(s == 'not ok' for s, _ in c.results.values()):
         for g in c.guests:
-            if g.lines or g.proc:
+            if g.lines or g.vm:
                 diag = (diag or '') + '\n' + g.diagnostics()
     c.notes.append('group %s took %.1fs' % (name, time.monotonic() - t0))
     return c.finish(err, diag), time.monotonic() - t0
@@ -2433,9 +2423,13 @@ def stop_running(futs, timeout=60):
         with _running_lock:
             guests = [g for c in RUNNING for g in c.guests]
         for g in guests:
-            proc = g.proc
-            if proc and proc.poll() is None:
-                proc.terminate()
+            # only a signal: g.shutdown() is its group's, in its thread
+            pid = g.pid
+            if pid:
+                try:
+                    os.kill(pid, signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
         # not wait(futs): it counts cancelled ones as done only once a
         # worker saw them, and none will
         pending = [f for f in futs if not f.done()]
