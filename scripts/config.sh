@@ -87,6 +87,39 @@ qtest_env() {
     export QTEST_PASST_OLD=$PASST_OLD_PREFIX/usr/bin/passt
 }
 
+# qtest QTEST [OPTS...]: a qtest, 600 s at most. The passt qtests
+# (netdev-passt*) run their cases in two halves at once, unless OPTS
+# choose cases (-p): most of their time is waiting (start and stop
+# bounds, restart backoff), not computing, and their cases share nothing
+# but the binary (each starts its own QEMU and passt, on ports it finds
+# free). Both halves' output, one after the other.
+qtest() {
+    local bin=$1 out half i pid rc=0
+    local -a cases sel pids=()
+    shift
+    if [[ ${bin##*/} != netdev-passt* || " $* " = *" -p "* ]]; then
+        timeout 600 "$bin" "$@"
+        return
+    fi
+    out=$(mktemp -d)
+    mapfile -t cases < <("$bin" -l | grep '^/')
+    for half in 0 1; do
+        sel=()
+        for ((i = half; i < ${#cases[@]}; i += 2)); do
+            sel+=(-p "${cases[i]}")
+        done
+        [ ${#sel[@]} -gt 0 ] || continue    # no -p at all: every case
+        timeout 600 "$bin" "$@" "${sel[@]}" > "$out/$half" 2>&1 &
+        pids+=($!)
+    done
+    for pid in "${pids[@]}"; do
+        wait "$pid" || rc=$?
+    done
+    cat "$out"/*
+    rm -rf "$out"
+    return "$rc"
+}
+
 log() { printf '==> %s\n' "$*" >&2; }
 warn() { printf '\n!!! WARNING: %s\n\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }

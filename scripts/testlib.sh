@@ -69,8 +69,8 @@ run_qtests() {
         for v in "${variants[@]}"; do
             qtest_env "$v"
             # shellcheck disable=SC2086 # the arguments are words
-            run_tap "${1:-}$(at "qtest-$name" "$v")" timeout 600 \
-                "$QEMU_BUILD/tests/qtest/$name" --tap $args
+            run_tap "${1:-}$(at "qtest-$name" "$v")" \
+                qtest "$QEMU_BUILD/tests/qtest/$name" --tap $args
         done
     done
     qtest_env
