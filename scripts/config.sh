@@ -102,7 +102,7 @@ qtest() {
         return
     fi
     out=$(mktemp -d)
-    mapfile -t cases < <("$bin" -l | grep '^/')
+    mapfile -t cases < <(timeout 60 "$bin" -l | grep "^/")
     for half in 0 1; do
         sel=()
         for ((i = half; i < ${#cases[@]}; i += 2)); do
