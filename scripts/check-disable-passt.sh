@@ -24,3 +24,6 @@ if ! grep -q "passt" <<<"$out"; then
     exit 1
 fi
 echo "ok: -netdev passt is refused: $out"
+
+. "$TOP/scripts/passed.sh"
+passed_record disable-passt

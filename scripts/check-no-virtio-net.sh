@@ -35,3 +35,6 @@ if [ "$rc" -eq 0 ] || [ "$rc" -eq 124 ] || ! grep -q "vhost-user" <<<"$out"; the
     exit 1
 fi
 echo "ok: vhost-user=on refused without virtio-net: $(tail -n1 <<<"$out")"
+
+. "$TOP/scripts/passed.sh"
+passed_record no-virtio-net

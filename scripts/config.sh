@@ -19,7 +19,10 @@ case $SERIES in
     QEMU_NAME=qemu              # build/qemu, build/qemu-build, ...
     PATCHES_DIR=$TOP/patches
     QTESTS_FILE=$TOP/scripts/qtests.txt
-    COVER_LETTER=$TOP/doc/cover-letter.txt;;
+    COVER_LETTER=$TOP/doc/cover-letter.txt
+    # Frozen: a backport that takes fixes only. CI runs its per-patch
+    # checks only when its patches changed (scripts/passed.sh).
+    SERIES_FROZEN=1;;
 upstream)
     # QEMU 10.2.x from Debian sid, through an apt index of our own
     # (apt-suite.sh); fallback: the newest 10.2 or later sid serves.
@@ -29,7 +32,8 @@ upstream)
     QEMU_NAME=qemu-upstream
     PATCHES_DIR=$TOP/patches-upstream
     QTESTS_FILE=$TOP/scripts/qtests-upstream.txt
-    COVER_LETTER=$TOP/doc/cover-letter-upstream.txt;;
+    COVER_LETTER=$TOP/doc/cover-letter-upstream.txt
+    SERIES_FROZEN=;;
 *)
     printf 'error: SERIES=%s: no such series (have: 10.0, upstream)\n' \
         "$SERIES" >&2
@@ -56,7 +60,7 @@ PASST_PREFIX=$BUILD/passt         # installed passt: $PASST_PREFIX/bin/passt
 PASST_2025_SRC=$BUILD/passt-2025-src
 PASST_2025_PREFIX=$BUILD/passt-2025 # trixie's: $PASST_2025_PREFIX/bin/passt
 PASST_OLD_PREFIX=$BUILD/passt-old # Debian 12's passt: $PASST_OLD_PREFIX/usr/bin/passt
-BASE_TAG=base
+BASE_TAG=${BASE_TAG:-base}
 
 SERIES_AUTHOR="QEMU passt series developers"
 SERIES_EMAIL="qemu-passt@devel.invalid"
@@ -122,6 +126,19 @@ qtest() {
     done
     cat "$out"/*
     rm -rf "$out"
+    return "$rc"
+}
+
+# step NAME CMD...: run CMD; with STEPS_FILE set (scripts/test.sh), add
+# a line "NAME<TAB>SECONDS<TAB>VERDICT" to it for the closing table
+step() {
+    local name=$1 start=$SECONDS rc=0
+    shift
+    "$@" || rc=$?
+    if [ -n "${STEPS_FILE:-}" ]; then
+        printf '%s\t%d\t%s\n' "$name" $((SECONDS - start)) \
+            "$([ "$rc" -eq 0 ] && echo ok || echo "failed ($rc)")" >> "$STEPS_FILE"
+    fi
     return "$rc"
 }
 

@@ -5,7 +5,13 @@
 # the globs, and at the last patch.  It checks the patches out in the
 # series' own tree and builds them in its build directory, ending at the
 # series' last patch: one full build fewer than a tree of its own (a fresh
-# CI machine has none to reuse).
+# CI machine has none to reuse). What it passed on a frozen series goes
+# into .ci/passed (scripts/passed.sh): commit it with the series.
+#
+# The qtests of a patch run from a copy of its binaries while the next
+# patch builds: they spend most of their time waiting on passt's bounds,
+# which leaves the CPUs to the build (niced, so that the tests keep the
+# timing they have on their own).
 set -euo pipefail
 . "$(dirname "$0")/config.sh"
 
@@ -18,8 +24,25 @@ mapfile -t qtests < <(grep -v '^\s*\(#\|$\)' "$QTESTS_FILE")
     die "$main has uncommitted changes: commit them first"
 branch=$(git -C "$main" symbolic-ref -q --short HEAD) ||
     branch=$(git -C "$main" rev-parse HEAD)
-trap 'git -C "$main" checkout -q "$branch"' EXIT
 wt=$main
+snaps=$(mktemp -d)
+testing=        # pid of the qtests of the patch before, if they run
+# On the way out, also on an error or a signal: no qtest left running, no
+# copy left, the tree back where it was
+stop_testing() {
+    [ -n "$testing" ] || return 0
+    kill -TERM "$testing" 2>/dev/null || :
+    # every process of the tests names the copy in its command line (the
+    # qtests, their QEMU and passt), also one whose parent went first; a
+    # QEMU on its way out may still start a passt
+    for _ in 1 2 3 4 5 6 7 8 9 10; do
+        pkill -TERM -f "$snaps/" 2>/dev/null || break
+        sleep 0.5
+    done
+    wait "$testing" 2>/dev/null || :
+}
+trap 'trap "" INT TERM; stop_testing; rm -rf "$snaps"
+      git -C "$main" checkout -q "$branch"' EXIT
 
 # Does the patch touch a file matching one of the globs given?
 touches() {
@@ -33,19 +56,61 @@ touches() {
     return 1
 }
 
+# run_qtests DIR QTEST...: the qtests, with the binaries copied into DIR
 run_qtests() {
-    local t name args rc start
+    local dir=$1 t name args rc start
+    shift
+    export QTEST_QEMU_BINARY=$dir/qemu-system-x86_64
     for t in "$@"; do
         read -r name args <<< "$t"
         start=$SECONDS rc=0
         # shellcheck disable=SC2086 # the arguments are words
-        qtest "$QEMU_BUILD/tests/qtest/$name" $args || rc=$?
+        qtest "$dir/$name" $args || rc=$?
         if [ "$rc" -ne 0 ]; then
             echo "qtest $name: exit status $rc after $((SECONDS - start)) s$(
                 [ "$rc" -eq 124 ] && echo ' (timed out)')"
             return 1
         fi
     done
+}
+
+# snapshot DIR TARGET...: copy the patch's QEMU and qtests into DIR; QEMU
+# finds its firmware through qemu-bundle next to it
+snapshot() {
+    local dir=$1 t
+    shift
+    mkdir -p "$dir" &&
+        cp "$QEMU_BUILD/qemu-system-x86_64" "$dir/" &&
+        ln -s "$QEMU_BUILD/qemu-bundle" "$dir/qemu-bundle" || return
+    for t in "$@"; do
+        cp "$QEMU_BUILD/$t" "$dir/" || return
+    done
+}
+
+# The verdict of the patch whose qtests ran last (variables t_*), once
+# they are done
+verdict() {
+    local rc=0
+    [ -n "$testing" ] || return 0
+    wait "$testing" || rc=$?
+    testing=
+    rm -rf "${snaps:?}/$t_n"
+    if [ "$rc" -eq 0 ]; then
+        echo "ok $t_n - builds and passes ${t_present[*]%% *} (build $t_build s," \
+             "qtests $(cat "$snaps/$t_n.s") s): $t_subject"
+    else
+        failed_patch "$t_n" "$t_subject"
+    fi
+}
+
+failed_patch() {
+    local log=$EACH_PATCH-$1.log
+    echo "not ok $1 - $2 (see $log)"
+    # the qtest case that failed or hung: the last one that began
+    { grep -E '^(ok|not ok) [0-9]+ /|^# Start of|^# End of' "$log" || :; } |
+        tail -n 3 | sed 's/^/# last: /'
+    tail -n 30 "$log" | sed 's/^/# /'
+    status=1
 }
 
 echo "1..${#commits[@]}"
@@ -70,16 +135,30 @@ for c in "${commits[@]}"; do
         fi
     done
     log=$EACH_PATCH-$n.log
-    if "$TOP/scripts/build-qemu.sh" "${targets[@]}" > "$log" 2>&1 &&
-       run_qtests "${present[@]}" >> "$log" 2>&1; then
-        echo "ok $n - builds and passes ${present[*]%% *}: $subject"
+    start=$SECONDS
+    if nice -n 10 ionice -c 3 "$TOP/scripts/build-qemu.sh" "${targets[@]}" \
+           > "$log" 2>&1 &&
+       snapshot "$snaps/$n" "${targets[@]}" >> "$log" 2>&1; then
+        build=$((SECONDS - start))
+        verdict
+        t_n=$n t_subject=$subject t_present=("${present[@]}") t_build=$build
+        (
+            # what a qtest stopped on the way out leaves goes with the copy
+            export TMPDIR=$snaps/$n/tmp
+            mkdir "$TMPDIR"
+            start=$SECONDS
+            run_qtests "$snaps/$n" "${present[@]}"
+            echo $((SECONDS - start)) > "$snaps/$n.s"
+        ) >> "$log" 2>&1 &
+        testing=$!
     else
-        echo "not ok $n - $subject (see $log)"
-        # the qtest case that failed or hung: the last one that began
-        grep -E '^(ok|not ok) [0-9]+ /|^# Start of|^# End of' "$log" |
-            tail -n 3 | sed 's/^/# last: /'
-        tail -n 30 "$log" | sed 's/^/# /'
-        status=1
+        verdict
+        failed_patch "$n" "$subject"
     fi
 done
+verdict
+if [ "$status" -eq 0 ]; then
+    . "$TOP/scripts/passed.sh"
+    passed_record each-patch
+fi
 exit $status

@@ -5,13 +5,15 @@
 set -euo pipefail
 . "$(dirname "$0")/config.sh"
 
-"$TOP/scripts/deps.sh"
-"$TOP/scripts/fetch-qemu.sh"
+s="setup $SERIES:"
+step "$s deps" "$TOP/scripts/deps.sh"
+step "$s fetch QEMU" "$TOP/scripts/fetch-qemu.sh"
 for v in "${PASST_VARIANTS[@]}"; do
-    "$TOP/scripts/build-passt.sh" "$v"
+    step "$s passt $v" "$TOP/scripts/build-passt.sh" "$v"
 done
-"$TOP/scripts/fetch-old-passt.sh"
-"$TOP/scripts/mktree.sh"
-"$TOP/scripts/check-export.sh"
+step "$s old passt" "$TOP/scripts/fetch-old-passt.sh"
+step "$s work tree" "$TOP/scripts/mktree.sh"
+step "$s check-export" "$TOP/scripts/check-export.sh"
 # SETUP_QEMU_BUILD=no: the caller builds QEMU itself (each-patch.sh)
-[ "${SETUP_QEMU_BUILD:-yes}" = no ] || "$TOP/scripts/build-qemu.sh" "$@"
+[ "${SETUP_QEMU_BUILD:-yes}" = no ] ||
+    step "$s build QEMU" "$TOP/scripts/build-qemu.sh" "$@"

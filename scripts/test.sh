@@ -8,6 +8,12 @@ set -euo pipefail
 if [ "${SERIES:-all}" = all ]; then
     here=$(dirname "$0")
     passed=0 failed=0 skipped=0 status=0
+    # Each step of both series notes its seconds here (step() in
+    # config.sh, run_tap in testlib.sh): the table at the end
+    logs=${BUILD:-$(cd "$here/.." && pwd)/build}/test-logs
+    mkdir -p "$logs"
+    export STEPS_FILE=$logs/steps
+    : > "$STEPS_FILE"
     for s in 10.0 upstream; do
         out=$(mktemp)
         SERIES=$s "$here/test.sh" "$@" | tee "$out" || status=1
@@ -22,10 +28,11 @@ if [ "${SERIES:-all}" = all ]; then
             failed=$((failed + 1))
         fi
     done
+    "$here/steps-table.sh" "$STEPS_FILE" "$SECONDS"
     if [ "$failed" -ne 0 ]; then     # again, next to the last line
         echo "--- what failed, both series"
         for s in 10.0 upstream; do
-            cat "${BUILD:-$here/../build}/test-logs/$s/failures" 2>/dev/null || true
+            cat "$logs/$s/failures" 2>/dev/null || true
         done
     fi
     echo "$passed passed, $failed failed, $skipped skipped"

@@ -7,15 +7,26 @@
 mapfile -t QTESTS < <(grep -v '^\s*\(#\|$\)' "$QTESTS_FILE" |
                       sed 's/^\[[^]]*\] *//')
 mapfile -t targets < <(printf '%s\n' "${QTESTS[@]}" | awk '{ print $1 }' | sort -u)
+LOGS=$BUILD/test-logs/$SERIES
+rm -rf "$LOGS"
+mkdir -p "$LOGS"
+# The closing table of steps and their seconds: scripts/test.sh's when it
+# runs both series, else this series' own
+steps_owner=
+if [ -z "${STEPS_FILE:-}" ]; then
+    export STEPS_FILE=$LOGS/steps
+    steps_owner=1
+    : > "$STEPS_FILE"
+fi
+
 # With --each-patch, each-patch.sh builds the series (its last step is the
 # build the other tests use): a build of the whole series first would be
 # undone at the first patch, one full QEMU build more on a fresh machine.
 SETUP_QEMU_BUILD=${each_patch:+no} \
     "$TOP/scripts/setup.sh" "${targets[@]/#/tests/qtest/}"
-
-LOGS=$BUILD/test-logs/$SERIES
-rm -rf "$LOGS"
-mkdir -p "$LOGS"
+# (a guest that does not build fails the guest suite, not the other tests)
+step "setup $SERIES: guest" bash "$TOP/guest/build-guest.sh" >&2 || :
+. "$TOP/scripts/passed.sh"
 passed=0 failed=0 skipped=0
 # What failed and why, in a few lines each: test.sh prints it again last,
 # where a CI log that keeps only its head and tail still shows it
@@ -50,9 +61,27 @@ run_tap() {
     fi
     [ "$nok" -eq 0 ] || digest "$name" "$log"
     printf '    # %s: %d s\n' "$name" $((SECONDS - start))
+    printf '%s\t%d\t%s\n' "$name" $((SECONDS - start)) \
+        "$([ "$nok" -eq 0 ] && echo "ok $((ok - skip)), skipped $skip" ||
+           echo "FAILED $nok")" >> "$STEPS_FILE"
     passed=$((passed + ok - skip))
     skipped=$((skipped + skip))
     failed=$((failed + nok))
+}
+
+# run_series_check NAME CMD...: run_tap NAME CMD..., unless the series
+# is frozen and the check NAME (minus $TEST_PREFIX) passed on its patches
+# as they are now (.ci/passed): then one skipped result that says so.
+run_series_check() {
+    local name=$1 check=${1#"${TEST_PREFIX:-}"} when why
+    if [ -n "$SERIES_FROZEN" ] && when=$(passed_when "$check"); then
+        why="the $SERIES series is frozen and $check passed on these patches on $when (.ci/passed)"
+        printf -- '--- %s\n    ok - %s # SKIP %s\n' "$name" "$name" "$why"
+        printf '%s\t0\tskipped: %s\n' "$name" "$why" >> "$STEPS_FILE"
+        skipped=$((skipped + 1))
+        return
+    fi
+    run_tap "$@"
 }
 
 # NAME@VARIANT for a run on another passt than the default one
@@ -78,12 +107,13 @@ run_qtests() {
 
 # The closing line, and the exit status
 summary() {
+    [ -z "$steps_owner" ] || "$TOP/scripts/steps-table.sh" "$STEPS_FILE"
     [ "$failed" -eq 0 ] || { echo "--- what failed"; cat "$FAILURES"; }
     echo "$passed passed, $failed failed, $skipped skipped"
     [ "$failed" -eq 0 ]
 }
 
 if [ -n "${each_patch:-}" ]; then
-    run_tap "${TEST_PREFIX:-}each-patch" "$TOP/scripts/each-patch.sh"
+    run_series_check "${TEST_PREFIX:-}each-patch" "$TOP/scripts/each-patch.sh"
 fi
-"$TOP/scripts/build-qemu.sh" "${targets[@]/#/tests/qtest/}"
+step "$SERIES: build QEMU" "$TOP/scripts/build-qemu.sh" "${targets[@]/#/tests/qtest/}"
