@@ -33,6 +33,10 @@ upstream)
     PATCHES_DIR=$TOP/patches-upstream
     QTESTS_FILE=$TOP/scripts/qtests-upstream.txt
     COVER_LETTER=$TOP/doc/cover-letter-upstream.txt
+    # QEMU's CI runs the passt qtests for every target: they run here on
+    # one without virtio-net too (test-upstream.sh), built alongside
+    QEMU_CONFIGURE_EXTRA=${QEMU_CONFIGURE_EXTRA:---target-list=x86_64-softmmu,avr-softmmu}
+    QEMU_NO_VIRTIO_TARGET=avr
     SERIES_FROZEN=;;
 *)
     printf 'error: SERIES=%s: no such series (have: 10.0, upstream)\n' \
@@ -89,6 +93,13 @@ qtest_env() {
     export QTEST_PASST=$PV_PREFIX/bin/passt
     export QTEST_PASST_REPAIR=$PV_PREFIX/bin/passt-repair
     export QTEST_PASST_OLD=$PASST_OLD_PREFIX/usr/bin/passt
+}
+
+# qtest_targets: the ninja targets of the series' qtests ($QTESTS_FILE;
+# "[GLOB ...] " before a name only tells each-patch.sh when to run it)
+qtest_targets() {
+    grep -v '^\s*\(#\|$\)' "$QTESTS_FILE" | sed 's/^\[[^]]*\] *//' |
+        awk '{ print "tests/qtest/" $1 }' | sort -u
 }
 
 # qtest QTEST [OPTS...]: a qtest, 600 s at most. The passt qtests

@@ -6,7 +6,7 @@
 # "[GLOB ...] " before a name only tells each-patch.sh when to run it
 mapfile -t QTESTS < <(grep -v '^\s*\(#\|$\)' "$QTESTS_FILE" |
                       sed 's/^\[[^]]*\] *//')
-mapfile -t targets < <(printf '%s\n' "${QTESTS[@]}" | awk '{ print $1 }' | sort -u)
+mapfile -t targets < <(qtest_targets)
 LOGS=$BUILD/test-logs/$SERIES
 rm -rf "$LOGS"
 mkdir -p "$LOGS"
@@ -23,7 +23,7 @@ fi
 # build the other tests use): a build of the whole series first would be
 # undone at the first patch, one full QEMU build more on a fresh machine.
 SETUP_QEMU_BUILD=${each_patch:+no} \
-    "$TOP/scripts/setup.sh" "${targets[@]/#/tests/qtest/}"
+    "$TOP/scripts/setup.sh" "${targets[@]}"
 # (a guest that does not build fails the guest suite, not the other tests)
 step "setup $SERIES: guest" bash "$TOP/guest/build-guest.sh" >&2 || :
 . "$TOP/scripts/passed.sh"
@@ -116,4 +116,4 @@ summary() {
 if [ -n "${each_patch:-}" ]; then
     run_series_check "${TEST_PREFIX:-}each-patch" "$TOP/scripts/each-patch.sh"
 fi
-step "$SERIES: build QEMU" "$TOP/scripts/build-qemu.sh" "${targets[@]/#/tests/qtest/}"
+step "$SERIES: build QEMU" "$TOP/scripts/build-qemu.sh" "${targets[@]}"
