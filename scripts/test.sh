@@ -14,22 +14,7 @@ if [ "${SERIES:-all}" = all ]; then
     mkdir -p "$logs"
     export STEPS_FILE=$logs/steps
     : > "$STEPS_FILE"
-    # A frozen series whose per-patch check is on record is only built
-    # and tested: it builds (niced) while the other series is checked
-    # patch by patch, whose qtests mostly wait on passt and leave the
-    # CPUs idle, and is tested last
-    order=(10.0 upstream) build=
-    if [ "${1:-}" = --each-patch ] &&
-       SERIES=10.0 "$here/frozen-on-record.sh"; then
-        SERIES=10.0 nice -n 19 "$here/build-series.sh" \
-            "alongside the upstream series" > "$logs/10.0-build.log" 2>&1 &
-        build=$!
-        order=(upstream 10.0)
-    fi
-    for s in "${order[@]}"; do
-        if [ "$s" = 10.0 ] && [ -n "$build" ] && ! wait "$build"; then
-            echo "# the 10.0 build failed ($logs/10.0-build.log): again"
-        fi
+    for s in 10.0 upstream; do
         out=$(mktemp)
         SERIES=$s "$here/test.sh" "$@" | tee "$out" || status=1
         last=$(tail -n 1 "$out")
