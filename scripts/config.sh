@@ -95,13 +95,6 @@ qtest_env() {
     export QTEST_PASST_OLD=$PASST_OLD_PREFIX/usr/bin/passt
 }
 
-# qtest_targets: the ninja targets of the series' qtests ($QTESTS_FILE;
-# "[GLOB ...] " before a name only tells each-patch.sh when to run it)
-qtest_targets() {
-    grep -v '^\s*\(#\|$\)' "$QTESTS_FILE" | sed 's/^\[[^]]*\] *//' |
-        awk '{ print "tests/qtest/" $1 }' | sort -u
-}
-
 # qtest QTEST [OPTS...]: a qtest, 600 s at most. The passt qtests
 # (netdev-passt*) run their cases in two halves at once, unless OPTS
 # choose cases (-p): most of their time is waiting (start and stop

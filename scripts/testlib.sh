@@ -6,7 +6,7 @@
 # "[GLOB ...] " before a name only tells each-patch.sh when to run it
 mapfile -t QTESTS < <(grep -v '^\s*\(#\|$\)' "$QTESTS_FILE" |
                       sed 's/^\[[^]]*\] *//')
-mapfile -t targets < <(qtest_targets)
+mapfile -t targets < <(printf 'tests/qtest/%s\n' "${QTESTS[@]%% *}" | sort -u)
 LOGS=$BUILD/test-logs/$SERIES
 rm -rf "$LOGS"
 mkdir -p "$LOGS"
