@@ -9,9 +9,9 @@
 # into .ci/passed (scripts/passed.sh): commit it with the series.
 #
 # The qtests of a patch run from a copy of its binaries while the next
-# patch builds: they spend most of their time waiting on passt's bounds,
-# which leaves the CPUs to the build (niced, so that the tests keep the
-# timing they have on their own).
+# patches build, those of two patches at once: they spend most of their
+# time waiting on passt's bounds, which leaves the CPUs to the build
+# (niced, so that the tests keep the timing they have on their own).
 set -euo pipefail
 . "$(dirname "$0")/config.sh"
 
@@ -26,12 +26,15 @@ branch=$(git -C "$main" symbolic-ref -q --short HEAD) ||
     branch=$(git -C "$main" rev-parse HEAD)
 wt=$main
 snaps=$(mktemp -d)
-testing=        # pid of the qtests of the patch before, if they run
+jobs=2
+# The patches whose qtests run, oldest first: pid, number, subject, the
+# qtests' names and the build's seconds
+t_pid=() t_n=() t_subject=() t_names=() t_build=()
 # On the way out, also on an error or a signal: no qtest left running, no
 # copy left, the tree back where it was
 stop_testing() {
-    [ -n "$testing" ] || return 0
-    kill -TERM "$testing" 2>/dev/null || :
+    [ "${#t_pid[@]}" -gt 0 ] || return 0
+    kill -TERM "${t_pid[@]}" 2>/dev/null || :
     # every process of the tests names the copy in its command line (the
     # qtests, their QEMU and passt), also one whose parent went first; a
     # QEMU on its way out may still start a passt
@@ -39,7 +42,7 @@ stop_testing() {
         pkill -TERM -f "$snaps/" 2>/dev/null || break
         sleep 0.5
     done
-    wait "$testing" 2>/dev/null || :
+    wait "${t_pid[@]}" 2>/dev/null || :
 }
 trap 'trap "" INT TERM; stop_testing; rm -rf "$snaps"
       git -C "$main" checkout -q "$branch"' EXIT
@@ -87,20 +90,26 @@ snapshot() {
     done
 }
 
-# The verdict of the patch whose qtests ran last (variables t_*), once
-# they are done
+# The verdict of the oldest patch whose qtests run, once they are done
 verdict() {
-    local rc=0
-    [ -n "$testing" ] || return 0
-    wait "$testing" || rc=$?
-    testing=
-    rm -rf "${snaps:?}/$t_n"
+    local rc=0 n=${t_n[0]}
+    wait "${t_pid[0]}" || rc=$?
+    rm -rf "${snaps:?}/$n"
     if [ "$rc" -eq 0 ]; then
-        echo "ok $t_n - builds and passes ${t_present[*]%% *} (build $t_build s," \
-             "qtests $(cat "$snaps/$t_n.s") s): $t_subject"
+        echo "ok $n - builds and passes ${t_names[0]} (build ${t_build[0]} s," \
+             "qtests $(cat "$snaps/$n.s") s): ${t_subject[0]}"
     else
-        failed_patch "$t_n" "$t_subject"
+        failed_patch "$n" "${t_subject[0]}"
     fi
+    t_pid=("${t_pid[@]:1}") t_n=("${t_n[@]:1}") t_subject=("${t_subject[@]:1}")
+    t_names=("${t_names[@]:1}") t_build=("${t_build[@]:1}")
+}
+
+# verdicts N: wait for verdicts until at most N patches' qtests run
+verdicts() {
+    while [ "${#t_pid[@]}" -gt "$1" ]; do
+        verdict
+    done
 }
 
 failed_patch() {
@@ -140,8 +149,7 @@ for c in "${commits[@]}"; do
            > "$log" 2>&1 &&
        snapshot "$snaps/$n" "${targets[@]}" >> "$log" 2>&1; then
         build=$((SECONDS - start))
-        verdict
-        t_n=$n t_subject=$subject t_present=("${present[@]}") t_build=$build
+        verdicts $((jobs - 1))
         (
             # what a qtest stopped on the way out leaves goes with the copy
             export TMPDIR=$snaps/$n/tmp
@@ -150,13 +158,14 @@ for c in "${commits[@]}"; do
             run_qtests "$snaps/$n" "${present[@]}"
             echo $((SECONDS - start)) > "$snaps/$n.s"
         ) >> "$log" 2>&1 &
-        testing=$!
+        t_pid+=($!) t_n+=("$n") t_subject+=("$subject") t_build+=("$build")
+        t_names+=("${present[*]%% *}")
     else
-        verdict
+        verdicts 0
         failed_patch "$n" "$subject"
     fi
 done
-verdict
+verdicts 0
 if [ "$status" -eq 0 ]; then
     . "$TOP/scripts/passed.sh"
     passed_record each-patch
