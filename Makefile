@@ -60,8 +60,8 @@ clean:
 	rm -rf build/qemu-build build/each-patch-build build/test-logs \
 	    build/qemu-upstream-build build/each-patch-upstream-build \
 	    build/qemu-upstream-unmodified-build \
-	    build/qemu-asan build/asan-logs build/qemu-build-nopasst \
-	    build/qemu-build-novirtio build/*-build.log \
+	    build/qemu-asan build/asan-logs \
+	    build/*-build.log \
 	    build/each-patch-*.log
 	for t in build/qemu build/qemu-upstream; do \
 	    if [ -d $$t/.git ]; then git -C $$t worktree prune; fi; done

@@ -33,16 +33,18 @@ upstream)
     PATCHES_DIR=$TOP/patches-upstream
     QTESTS_FILE=$TOP/scripts/qtests-upstream.txt
     COVER_LETTER=$TOP/doc/cover-letter-upstream.txt
-    # QEMU's CI runs the passt qtests for every target: they run here on
-    # one without virtio-net too (test-upstream.sh), built alongside
-    QEMU_CONFIGURE_EXTRA=${QEMU_CONFIGURE_EXTRA:---target-list=x86_64-softmmu,avr-softmmu}
-    QEMU_NO_VIRTIO_TARGET=avr
     SERIES_FROZEN=;;
 *)
     printf 'error: SERIES=%s: no such series (have: 10.0, upstream)\n' \
         "$SERIES" >&2
     exit 1;;
 esac
+# The targets built: x86_64, and beside it one without virtio-net, where
+# net/vhost-user-stub.c stands in for net/vhost-user.c and QEMU's CI
+# runs the passt qtests too (check-no-virtio-net.sh, test-upstream.sh)
+QEMU_NO_VIRTIO_TARGET=avr
+QEMU_TARGET_LIST=x86_64-softmmu,$QEMU_NO_VIRTIO_TARGET-softmmu
+
 # Two passts with --vhost-user and migration stream v2 (2025_03_20 and
 # newer), each falling back to the newest of its series: the default one
 # (tests, demo, bench), the newest the archive serves (trixie-backports)...

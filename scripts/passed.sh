@@ -3,22 +3,29 @@
 # checks only when its patches changed. .ci/passed, committed with the
 # series, has a line per check that passed:
 #     CHECK SERIES HASH DATE
-# HASH is that of what the checks' results depend on: the work tree of
-# every patch of the series (git tree ids: the same patches give the same
-# ids, whatever the commit dates), the pinned QEMU and passts, the
-# compiler, the series' list of qtests, and the scripts that run the
-# checks. RUN_FROZEN_CHECKS=1 runs them whatever the record says.
+# HASH is that of what the check's result depends on: the pinned QEMU and
+# passts, the compiler, the scripts that build and run it, and the trees
+# it checks (git tree ids: the same patches give the same ids, whatever
+# the commit dates): every patch's for each-patch, with the series' list
+# of qtests; the last patch's for the others, which check the final tree.
+# RUN_FROZEN_CHECKS=1 runs them whatever the record says.
 # shellcheck shell=bash
 
 PASSED_FILE=$TOP/.ci/passed
 
 series_hash() {
-    { printf '%s\n' "$QEMU_PIN" "$PASST_PIN" "$PASST_2025_PIN"
+    local check=$1
+    { printf '%s\n' "$QEMU_PIN" "$PASST_PIN" "$PASST_2025_PIN" "$QEMU_TARGET_LIST"
       cc --version | head -n 1
-      cat "$QTESTS_FILE"
       declare -f qtest qtest_env passt_variant
-      cat "$TOP"/scripts/{each-patch,build-qemu,check-disable-passt,check-no-virtio-net}.sh
-      git -C "$QEMU_TREE" log --reverse --format=%T "$BASE_TAG"..HEAD
+      cat "$TOP"/scripts/{build-qemu,narrow-rebuild}.sh
+      if [ "$check" = each-patch ]; then
+          cat "$QTESTS_FILE" "$TOP/scripts/each-patch.sh"
+          git -C "$QEMU_TREE" log --reverse --format=%T "$BASE_TAG"..HEAD
+      else
+          cat "$TOP/scripts/check-$check.sh"
+          git -C "$QEMU_TREE" rev-parse 'HEAD^{tree}'
+      fi
     } | sha256sum | cut -c1-16
 }
 
@@ -27,7 +34,7 @@ series_hash() {
 passed_when() {
     local hash
     [ -z "${RUN_FROZEN_CHECKS:-}" ] || return 1
-    hash=$(series_hash)
+    hash=$(series_hash "$1")
     awk -v c="$1" -v s="$SERIES" -v h="$hash" \
         '$1 == c && $2 == s && $3 "" == h { print $4; found = 1 }
          END { exit !found }' "$PASSED_FILE" 2>/dev/null
@@ -38,7 +45,7 @@ passed_when() {
 passed_record() {
     local hash tmp
     [ -n "$SERIES_FROZEN" ] || return 0
-    hash=$(series_hash)
+    hash=$(series_hash "$1")
     tmp=$(mktemp)
     { grep -v "^$1 $SERIES " "$PASSED_FILE" 2>/dev/null ||
           echo "# Checks that passed on a frozen series (scripts/passed.sh)"
