@@ -29,7 +29,7 @@ run_tap "${p}upstream-apply" "$TOP/scripts/tap.sh" "$TOP/scripts/check-upstream.
 # The crashes of upstream's backend that the series fixes stay fixed
 run_tap "${p}repro" env QEMU="$QTEST_QEMU_BINARY" PASST="$QTEST_PASST" \
     "$TOP/tests/upstream-repro/run-all.sh" --fixed
-# The QMP fuzz test: it found the crashes that patches 13 and 14 fix
+# The QMP fuzz test: it found the crashes that patches 12 and 13 fix
 run_tap "${p}fuzz" timeout 1800 env QEMU="$QTEST_QEMU_BINARY" \
     PASST="$QTEST_PASST" python3 "$TOP/tests/fuzz/netdev_passt_fuzz.py"
 # QEMU's functional tests of the backend, which the series adds
