@@ -8,7 +8,7 @@
 # rebuilds everything: a full build, where a per-patch check reaches the
 # patch that adds an option (--enable-passt) or a build turns one off.
 # When the two files differ only in lines that define or undefine
-# symbols, an object none of whose sources and headers (the compiler's
+# symbols (and blank lines), an object none of whose sources and headers (the compiler's
 # own list, in ninja's deps log) names one of those symbols compiles to
 # the same code: those keep their objects, the others are removed, and
 # config-host.h gets its old mtime back. Any other change: nothing is
@@ -19,7 +19,7 @@ build=$1 saved=$2
 new=$build/config-host.h
 
 [ -f "$saved" ] && [ -f "$new" ] || exit 0
-changes=$(diff "$saved" "$new" | grep '^[<>]' || :)
+changes=$(diff "$saved" "$new" | grep -v '^[<>] *$' | grep '^[<>]' || :)
 [ -n "$changes" ] || exit 0
 sym='#(define|undef) ([A-Za-z_][A-Za-z0-9_]*)( .*)?$'
 if grep -qvE "^[<>] $sym" <<< "$changes"; then
