@@ -171,10 +171,13 @@ def main():
     sockpath = os.path.join(tmp, 'qmp.sock')
     # QEMU makes its private directories in TMPDIR: in ours, so that those
     # of other QEMUs running meanwhile are not counted
+    # QEMU's stderr in a file: a pipe nobody reads until the end would
+    # stop QEMU once full (quiet=off has it repeat what each passt says)
+    errf = tempfile.TemporaryFile()
     qemu = subprocess.Popen([QEMU, '-M', 'none', '-nodefaults', '-display', 'none',
                              '-qmp', 'unix:%s,server=on,wait=on' % sockpath],
                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, env=dict(os.environ, TMPDIR=tmp))
+                            stderr=errf, env=dict(os.environ, TMPDIR=tmp))
     STARTED.append(qemu)
     for _ in range(100):
         if os.path.exists(sockpath):
@@ -240,7 +243,9 @@ def main():
     except Exception as e:
         print('not ok 1 - QEMU stopped answering after %d requests: %r'
               % (answered, e))
-        print('# stderr: %s' % qemu.stderr.read(2000) if qemu.poll() is not None else '')
+        if qemu.poll() is not None:
+            errf.seek(0)
+            print('# stderr: %r' % errf.read()[-2000:])
 
     alive = qemu.poll() is None
     print('%s 2 - QEMU is still running%s' % ('ok' if alive else 'not ok',
