@@ -2093,6 +2093,45 @@ def g_migrate_vu_compat(c):
         reap(c, procs, MIG_COMPAT[-1])
 
 
+VU_DEL = [
+    'guest on -netdev vhost-user to a hand-started passt gets a lease',
+    'netdev_del under the NIC: QEMU runs on',
+    'the guest rebinds virtio-net after netdev_del: QEMU runs on',
+]
+
+
+@group('vhost-user-netdev-del', VU_DEL)
+def g_vhost_user_netdev_del(c):
+    """-netdev vhost-user deleted under its NIC: the NIC keeps the netdev's
+    clients until it goes itself, and virtio-net asks them for their
+    vhost_net when the guest sets the device up again."""
+    procs = H.Procs()
+    tmp = tempfile.mkdtemp(prefix='passt-vudel-')
+    hand = None
+    try:
+        hand = HandPasst(tmp, 'passt1', procs)
+        g = hand.guest()
+        c.guests.append(g)
+        with running(g):
+            a = Agent(g)
+            r = a.kv('net_up eth0 >/dev/null || echo lease=none')
+            c.ok(VU_DEL[0], r.get('lease') != 'none', r)
+            g.qmp.cmd('netdev_del', id='n0')
+            c.ok(VU_DEL[1], g.running() and g.qmp.cmd('query-status')['running'])
+            r = a.kv('d=$(basename $(readlink /sys/class/net/eth0/device))\n'
+                     'v=/sys/bus/virtio/drivers/virtio_net\n'
+                     'echo $d > $v/unbind && echo $d > $v/bind && echo bound=$d')
+            time.sleep(1)
+            c.ok(VU_DEL[2], g.running() and r.get('bound') and
+                 g.qmp.cmd('query-status')['running'], r)
+            a.quit()
+    finally:
+        if hand:
+            hand.close()
+        shutil.rmtree(tmp, ignore_errors=True)
+        reap(c, procs)
+
+
 # ------------------------------------------------------------------------
 # What QEMU does with its passt is decided by its migration state: on a
 # completed migration the source stops its passt (whether or not that
