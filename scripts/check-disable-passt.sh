@@ -41,4 +41,4 @@ fi
 echo "ok: -netdev passt is refused: $out"
 
 . "$TOP/scripts/passed.sh"
-passed_record disable-passt
+passed_record disable-passt "$(check_hash disable-passt)"

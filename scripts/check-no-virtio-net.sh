@@ -37,4 +37,4 @@ fi
 echo "ok: vhost-user=on refused without virtio-net: $(tail -n1 <<<"$out")"
 
 . "$TOP/scripts/passed.sh"
-passed_record no-virtio-net
+passed_record no-virtio-net "$(check_hash no-virtio-net)"

@@ -20,9 +20,7 @@ case $SERIES in
     PATCHES_DIR=$TOP/patches
     QTESTS_FILE=$TOP/scripts/qtests.txt
     COVER_LETTER=$TOP/doc/cover-letter.txt
-    # Frozen: a backport that takes fixes only. CI runs its per-patch
-    # checks only when its patches changed (scripts/passed.sh).
-    SERIES_FROZEN=1;;
+    ;;
 upstream)
     # QEMU 10.2.x from Debian sid, through an apt index of our own
     # (apt-suite.sh); fallback: the newest 10.2 or later sid serves.
@@ -33,7 +31,7 @@ upstream)
     PATCHES_DIR=$TOP/patches-upstream
     QTESTS_FILE=$TOP/scripts/qtests-upstream.txt
     COVER_LETTER=$TOP/doc/cover-letter-upstream.txt
-    SERIES_FROZEN=;;
+    ;;
 *)
     printf 'error: SERIES=%s: no such series (have: 10.0, upstream)\n' \
         "$SERIES" >&2

@@ -5,8 +5,9 @@
 # the globs, and at the last patch.  It checks the patches out in the
 # series' own tree and builds them in its build directory, ending at the
 # series' last patch: one full build fewer than a tree of its own (a fresh
-# CI machine has none to reuse). What it passed on a frozen series goes
-# into .ci/passed (scripts/passed.sh): commit it with the series.
+# CI machine has none to reuse). The patches that pass go into
+# .ci/passed (scripts/passed.sh): commit it with the series, and a patch
+# on record as it is now is skipped, with the date it passed.
 #
 # The qtests of a patch run from a copy of its binaries while the next
 # patches build, those of two patches at once: they spend most of their
@@ -14,6 +15,7 @@
 # (niced, so that the tests keep the timing they have on their own).
 set -euo pipefail
 . "$(dirname "$0")/config.sh"
+. "$TOP/scripts/passed.sh"
 
 main=$QEMU_TREE
 qtest_env
@@ -28,8 +30,11 @@ wt=$main
 snaps=$(mktemp -d)
 jobs=2
 # The patches whose qtests run, oldest first: pid, number, subject, the
-# qtests' names and the build's seconds
-t_pid=() t_n=() t_subject=() t_names=() t_build=()
+# qtests' names, the build's seconds and the patch's hash for .ci/passed
+t_pid=() t_n=() t_subject=() t_names=() t_build=() t_hash=()
+# The patches that passed, for .ci/passed: "HASH DATE"
+passed=()
+today=$(date -u +%F)
 # On the way out, also on an error or a signal: no qtest left running, no
 # copy left, the tree back where it was
 stop_testing() {
@@ -98,11 +103,13 @@ verdict() {
     if [ "$rc" -eq 0 ]; then
         echo "ok $n - builds and passes ${t_names[0]} (build ${t_build[0]} s," \
              "qtests $(cat "$snaps/$n.s") s): ${t_subject[0]}"
+        passed+=("${t_hash[0]} $today")
     else
         failed_patch "$n" "${t_subject[0]}"
     fi
     t_pid=("${t_pid[@]:1}") t_n=("${t_n[@]:1}") t_subject=("${t_subject[@]:1}")
     t_names=("${t_names[@]:1}") t_build=("${t_build[@]:1}")
+    t_hash=("${t_hash[@]:1}")
 }
 
 # verdicts N: wait for verdicts until at most N patches' qtests run
@@ -127,6 +134,13 @@ n=0 status=0
 for c in "${commits[@]}"; do
     n=$((n + 1))
     subject=$(git -C "$main" log -1 --format=%s "$c")
+    hash=$(check_hash each-patch "$c" "$([ "$n" -eq "${#commits[@]}" ] &&
+                                         echo 1 || echo 0)")
+    if when=$(passed_when each-patch "$hash"); then
+        echo "ok $n - $subject # SKIP on record: passed on $when as it is now (.ci/passed)"
+        passed+=("$hash $when")
+        continue
+    fi
     git -C "$wt" checkout -q --detach "$c"
     mapfile -t touched < <(git -C "$main" diff --name-only "$c^" "$c")
     present=() targets=()
@@ -159,6 +173,7 @@ for c in "${commits[@]}"; do
             echo $((SECONDS - start)) > "$snaps/$n.s"
         ) >> "$log" 2>&1 &
         t_pid+=($!) t_n+=("$n") t_subject+=("$subject") t_build+=("$build")
+        t_hash+=("$hash")
         t_names+=("${present[*]%% *}")
     else
         verdicts 0
@@ -166,8 +181,5 @@ for c in "${commits[@]}"; do
     fi
 done
 verdicts 0
-if [ "$status" -eq 0 ]; then
-    . "$TOP/scripts/passed.sh"
-    passed_record each-patch
-fi
+passed_record each-patch "${passed[@]}"
 exit $status

@@ -10,18 +10,22 @@ each_patch=
 
 . "$TOP/scripts/testlib.sh"
 
+# Checks of the patches, not of what they run on: once per change of the
+# series (scripts/passed.sh). Not beside the tests: the --disable-passt
+# build takes the main build's place while it runs.
+run_recorded_check disable-passt "$TOP/scripts/tap.sh" "$TOP/scripts/check-disable-passt.sh"
+run_recorded_check no-virtio-net "$TOP/scripts/tap.sh" "$TOP/scripts/check-no-virtio-net.sh"
+# The fuzz test keeps one CPU busy; the qtests and checks until the guest
+# suite mostly wait, beside it
+start_tap fuzz timeout 1800 nice -n 5 env QEMU="$QTEST_QEMU_BINARY" \
+    PASST="$QTEST_PASST" python3 "$TOP/tests/fuzz/netdev_passt_fuzz.py"
 run_qtests
 run_tap checkpatch "$TOP/scripts/tap.sh" "$TOP/scripts/checkpatch.sh"
 run_tap upstream-apply "$TOP/scripts/tap.sh" "$TOP/scripts/check-upstream.sh"
-# Checks of the patches, not of what they run on: once per change of a
-# frozen series (scripts/passed.sh)
-run_series_check disable-passt "$TOP/scripts/tap.sh" "$TOP/scripts/check-disable-passt.sh"
-run_series_check no-virtio-net "$TOP/scripts/tap.sh" "$TOP/scripts/check-no-virtio-net.sh"
 # Upstream 10.2's crashes (tests/upstream-repro) are not this series' either
 run_tap repro env QEMU="$QTEST_QEMU_BINARY" PASST="$QTEST_PASST" \
     "$TOP/tests/upstream-repro/run-all.sh" --fixed
-run_tap fuzz timeout 1800 env QEMU="$QTEST_QEMU_BINARY" PASST="$QTEST_PASST" \
-    python3 "$TOP/tests/fuzz/netdev_passt_fuzz.py"
+finish_tap fuzz
 # The guest suite: all of it on the default passt, and on the others the
 # groups whose results depend on what passt does (vhost-user, migration,
 # and the stream-mode ones: respawn, handover, passt's defaults).

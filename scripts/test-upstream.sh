@@ -13,11 +13,16 @@ TEST_PREFIX=upstream-
 . "$TOP/scripts/testlib.sh"
 p=$TEST_PREFIX
 
+qemu=qemu-system-$QEMU_NO_VIRTIO_TARGET
+step "upstream: build $qemu" "$TOP/scripts/build-qemu.sh" "$qemu" >&2
+# The QMP fuzz test (it found the crashes that patches 12 and 13 fix)
+# keeps one CPU busy; the qtests and checks until the functional tests
+# mostly wait, beside it
+start_tap "${p}fuzz" timeout 1800 nice -n 5 env QEMU="$QTEST_QEMU_BINARY" \
+    PASST="$QTEST_PASST" python3 "$TOP/tests/fuzz/netdev_passt_fuzz.py"
 run_qtests "$p"
 # The passt qtests on a target without virtio-net, as QEMU's CI runs
 # them: what needs vhost-user skips, the rest passes.
-qemu=qemu-system-$QEMU_NO_VIRTIO_TARGET
-step "upstream: build $qemu" "$TOP/scripts/build-qemu.sh" "$qemu" >&2
 for t in netdev-passt netdev-passt-forward; do
     export QTEST_QEMU_BINARY=$QEMU_BUILD/$qemu
     run_tap "$(at "${p}qtest-$t" "$QEMU_NO_VIRTIO_TARGET")" \
@@ -29,9 +34,7 @@ run_tap "${p}upstream-apply" "$TOP/scripts/tap.sh" "$TOP/scripts/check-upstream.
 # The crashes of upstream's backend that the series fixes stay fixed
 run_tap "${p}repro" env QEMU="$QTEST_QEMU_BINARY" PASST="$QTEST_PASST" \
     "$TOP/tests/upstream-repro/run-all.sh" --fixed
-# The QMP fuzz test: it found the crashes that patches 12 and 13 fix
-run_tap "${p}fuzz" timeout 1800 env QEMU="$QTEST_QEMU_BINARY" \
-    PASST="$QTEST_PASST" python3 "$TOP/tests/fuzz/netdev_passt_fuzz.py"
+finish_tap "${p}fuzz"
 # QEMU's functional tests of the backend, which the series adds
 run_tap "${p}functional" "$TOP/scripts/functional.sh"
 # The guest suite, as for the 10.0 series: all of it on the newest passt,

@@ -44,12 +44,42 @@ digest() {
 
 # run_tap NAME CMD...: run a TAP producer; count its results.
 run_tap() {
-    local name=$1 log=$LOGS/$1.log rc=0 ok nok skip start=$SECONDS
+    local name=$1 start=$SECONDS rc=0
     shift
+    "$@" > "$LOGS/$name.log" 2>&1 || rc=$?
+    report_tap "$name" "$rc" "$start"
+}
+
+# start_tap NAME CMD...: run_tap NAME CMD... in the background, beside the
+# steps that follow, until finish_tap NAME: for tests that mostly wait
+# (the qtests, on passt's bounds) or keep one of the two CPUs busy (the
+# fuzz test). Nothing between the two may stop the script (set -e).
+declare -A BG_PID=() BG_START=()
+start_tap() {
+    local name=$1
+    shift
+    BG_START[$name]=$SECONDS
+    "$@" > "$LOGS/$name.log" 2>&1 &
+    BG_PID[$name]=$!
+}
+finish_tap() {
+    local rc=0 start=$SECONDS
+    wait "${BG_PID[$1]}" || rc=$?
+    unset "BG_PID[$1]"
+    report_tap "$1" "$rc" "${BG_START[$1]}" $((SECONDS - start))
+}
+trap 'kill -TERM "${BG_PID[@]}" 2>/dev/null || :' EXIT
+
+# report_tap NAME STATUS START [WAITED]: the results of a TAP producer
+# that exited with STATUS, counted, and its line in the table of steps
+# (WAITED: it ran beside other steps, and the script waited that many
+# seconds for it at the end)
+report_tap() {
+    local name=$1 rc=$2 start=$3 log=$LOGS/$1.log ok nok skip rec verdict
     printf -- '--- %s\n' "$name"
-    "$@" > "$log" 2>&1 || rc=$?
     ok=$(grep -cE '^ok ' "$log" | tr -d ' ' || true)
     skip=$(grep -cE '^ok .*# *SKIP' "$log" || true)
+    rec=$(grep -cE '^ok .*# *SKIP.*\(\.ci/passed\)' "$log" || true)
     nok=$(grep -cE '^not ok ' "$log" || true)
     grep -E '^(not )?ok ' "$log" | sed 's/^/    /' || true
     if [ "$rc" -ne 0 ] && [ "$nok" -eq 0 ]; then
@@ -61,21 +91,26 @@ run_tap() {
     fi
     [ "$nok" -eq 0 ] || digest "$name" "$log"
     printf '    # %s: %d s\n' "$name" $((SECONDS - start))
-    printf '%s\t%d\t%s\n' "$name" $((SECONDS - start)) \
-        "$([ "$nok" -eq 0 ] && echo "ok $((ok - skip)), skipped $skip" ||
-           echo "FAILED $nok")" >> "$STEPS_FILE"
+    if [ "$nok" -ne 0 ]; then
+        verdict="FAILED $nok"
+    else
+        verdict="ok $((ok - skip)), skipped $skip"
+        [ "$rec" -eq 0 ] || verdict+=" ($rec on record in .ci/passed)"
+    fi
+    printf '%s\t%d\t%s\t%s\n' "$name" $((SECONDS - start)) "$verdict" \
+        "${4:-}" >> "$STEPS_FILE"
     passed=$((passed + ok - skip))
     skipped=$((skipped + skip))
     failed=$((failed + nok))
 }
 
-# run_series_check NAME CMD...: run_tap NAME CMD..., unless the series
-# is frozen and the check NAME (minus $TEST_PREFIX) passed on its patches
-# as they are now (.ci/passed): then one skipped result that says so.
-run_series_check() {
+# run_recorded_check NAME CMD...: run_tap NAME CMD..., unless the check
+# NAME (minus $TEST_PREFIX) passed on the series' final tree as it is now
+# (.ci/passed): then one skipped result that says so.
+run_recorded_check() {
     local name=$1 check=${1#"${TEST_PREFIX:-}"} when why
-    if [ -n "$SERIES_FROZEN" ] && when=$(passed_when "$check"); then
-        why="the $SERIES series is frozen and $check passed on these patches on $when (.ci/passed)"
+    if when=$(passed_when "$check" "$(check_hash "$check")"); then
+        why="$check passed on these patches on $when (.ci/passed)"
         printf -- '--- %s\n    ok - %s # SKIP %s\n' "$name" "$name" "$why"
         printf '%s\t0\tskipped: %s\n' "$name" "$why" >> "$STEPS_FILE"
         skipped=$((skipped + 1))
@@ -88,7 +123,8 @@ run_series_check() {
 at() { [ "$2" = "${PASST_VARIANTS[0]}" ] && echo "$1" || echo "$1@$2"; }
 
 # run_qtests [PREFIX]: each qtest of the series, netdev-passt* on each of
-# our passts and the others once, named PREFIX"qtest-"NAME[@VARIANT].
+# our passts at once and the others once, named
+# PREFIX"qtest-"NAME[@VARIANT].
 run_qtests() {
     local t name args v variants
     for t in "${QTESTS[@]}"; do
@@ -98,8 +134,11 @@ run_qtests() {
         for v in "${variants[@]}"; do
             qtest_env "$v"
             # shellcheck disable=SC2086 # the arguments are words
-            run_tap "${1:-}$(at "qtest-$name" "$v")" \
+            start_tap "${1:-}$(at "qtest-$name" "$v")" \
                 qtest "$QEMU_BUILD/tests/qtest/$name" --tap $args
+        done
+        for v in "${variants[@]}"; do
+            finish_tap "${1:-}$(at "qtest-$name" "$v")"
         done
     done
     qtest_env
@@ -113,7 +152,9 @@ summary() {
     [ "$failed" -eq 0 ]
 }
 
+# each-patch.sh skips, and says so, the patches on record in .ci/passed
 if [ -n "${each_patch:-}" ]; then
-    run_series_check "${TEST_PREFIX:-}each-patch" "$TOP/scripts/each-patch.sh"
+    run_tap "${TEST_PREFIX:-}each-patch" "$TOP/scripts/each-patch.sh"
 fi
 step "$SERIES: build QEMU" "$TOP/scripts/build-qemu.sh" "${targets[@]}"
+qtest_env
