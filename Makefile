@@ -1,5 +1,5 @@
 # Developer targets; each is a script in scripts/ (see README.md).
-.PHONY: all deps fetch tree export check-export build passt test test-all \
+.PHONY: all deps fetch tree export check-export build passt sid test test-all \
 	checkpatch each-patch demo bench asan series-diff clean distclean
 
 # The series: 10.0 (patches/, the backport to QEMU 10.0.x) or upstream
@@ -23,7 +23,11 @@ check-export:
 	scripts/check-export.sh
 passt: deps
 	scripts/build-passt.sh newest
+	scripts/build-passt.sh sid
 	scripts/build-passt.sh 2025
+# Debian sid's QEMU (the newest upstream release) and passt, from a sid root
+sid: deps
+	scripts/sid-root.sh
 build:
 	scripts/setup.sh
 test:

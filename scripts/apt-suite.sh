@@ -18,15 +18,7 @@ conf=$dir/apt.conf
 keyring=/usr/share/keyrings/debian-archive-keyring.gpg
 [ -f "$keyring" ] || die "no $keyring (install debian-archive-keyring)"
 
-# The mirror: the one deps.sh wrote into our sources file, else the one
-# this machine uses for Debian's main archive.
-uri=$(sed -n 's/^URIs: *//p' /etc/apt/sources.list.d/qemu-passt-series.sources \
-      2>/dev/null | head -n1 || true)
-# shellcheck disable=SC2016 # $(REPO_URI) and the rest are apt's, not ours
-[ -n "$uri" ] || uri=$(env -u APT_CONFIG apt-get indextargets \
-                           --format '$(REPO_URI) $(RELEASE) $(COMPONENT)' |
-                       awk '$3 == "main" && $2 ~ /^[a-z]+$/ { print $1; exit }')
-[ -n "$uri" ] || die "no Debian main archive in apt's sources"
+uri=$(debian_mirror)
 
 mkdir -p "$dir/lists/partial" "$dir/cache/archives/partial" "$dir/preferences.d"
 echo "deb-src [signed-by=$keyring] $uri $suite main" > "$dir/sources.list"

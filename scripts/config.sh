@@ -43,15 +43,28 @@ esac
 QEMU_NO_VIRTIO_TARGET=avr
 QEMU_TARGET_LIST=x86_64-softmmu,$QEMU_NO_VIRTIO_TARGET-softmmu
 
-# Two passts with --vhost-user and migration stream v2 (2025_03_20 and
-# newer), each falling back to the newest of its series: the default one
-# (tests, demo, bench), the newest the archive serves (trixie-backports)...
+# The passts the tests run, all with --vhost-user and migration stream v2
+# (2025_03_20 and newer). Two built from Debian's source packages, each
+# falling back to the newest of its series: the default one (tests, demo,
+# bench), the newest whose source the archive serves (trixie-backports)...
 PASST_PIN="0.0~git20260728.f8df3f1-1~bpo13+1"
 PASST_SERIES="0.0~git2026"
-# ... and trixie's, which the qtest and the guest suite's groups that
-# depend on passt's behaviour (see test.sh) also run against.
+# ... and trixie's; and Debian sid's binaries, the newest passt Debian
+# ships (below). The passt qtests and the guest suite's groups that depend
+# on passt's behaviour run against each (see test-*.sh).
 PASST_2025_PIN="0.0~git20250503.587980c-2+deb13u1"
 PASST_2025_SERIES="0.0~git2025"
+
+# Debian sid's own binaries of the newest upstream QEMU and passt, whose
+# source packages the mirror does not serve: installed in a minimal sid
+# root (sid-root.sh). QEMU runs in the root through a wrapper; passt,
+# passt-repair and pesto are copies that load the root's libraries, so
+# that any QEMU starts them as it starts a passt of ours.
+SID_QEMU_PIN="1:11.1.3+ds-1"
+SID_PASST_PIN="0.0~git20261002.cba3570-1"
+SID_ROOT=$BUILD/sid-root
+SID_QEMU=$BUILD/qemu-sid/bin/qemu-system-x86_64
+PASST_SID_PREFIX=$BUILD/passt-sid   # $PASST_SID_PREFIX/bin/passt
 
 DL=$BUILD/dl
 QEMU_SRC=$BUILD/$QEMU_NAME-src    # unpacked Debian source (base of the tree)
@@ -69,15 +82,18 @@ BASE_TAG=${BASE_TAG:-base}
 SERIES_AUTHOR="QEMU passt series developers"
 SERIES_EMAIL="qemu-passt@devel.invalid"
 
-# Our passts built from source, by name: the default one first.
-PASST_VARIANTS=(newest 2025)
+# Our passts by name, the default one first: "newest" is the newest built
+# from source; "sid" is sid's binaries, from sid-root.sh.
+PASST_VARIANTS=(newest sid 2025)
 
-# passt_variant [NAME]: set PV_PIN, PV_SERIES, PV_SRC and PV_PREFIX for one
-# of $PASST_VARIANTS (default: newest).
+# passt_variant [NAME]: set PV_PIN, PV_SERIES, PV_SRC (none for sid) and
+# PV_PREFIX for one of $PASST_VARIANTS (default: newest).
 passt_variant() {
     case ${1:-newest} in
     newest) PV_PIN=$PASST_PIN PV_SERIES=$PASST_SERIES
             PV_SRC=$PASST_SRC PV_PREFIX=$PASST_PREFIX;;
+    sid)    PV_PIN=$SID_PASST_PIN PV_SERIES= PV_SRC=
+            PV_PREFIX=$PASST_SID_PREFIX;;
     2025)   PV_PIN=$PASST_2025_PIN PV_SERIES=$PASST_2025_SERIES
             PV_SRC=$PASST_2025_SRC PV_PREFIX=$PASST_2025_PREFIX;;
     *) die "no passt called '$1' (have: ${PASST_VARIANTS[*]})";;
@@ -144,6 +160,21 @@ step() {
             "$([ "$rc" -eq 0 ] && echo ok || echo "failed ($rc)")" >> "$STEPS_FILE"
     fi
     return "$rc"
+}
+
+# debian_mirror: the mirror of Debian's archive that we fetch from: the one
+# deps.sh wrote into our apt sources file, else the one this machine uses
+# for Debian's main archive
+debian_mirror() {
+    local uri
+    uri=$(sed -n 's/^URIs: *//p' /etc/apt/sources.list.d/qemu-passt-series.sources \
+          2>/dev/null | head -n1 || true)
+    # shellcheck disable=SC2016 # $(REPO_URI) and the rest are apt's, not ours
+    [ -n "$uri" ] || uri=$(env -u APT_CONFIG apt-get indextargets \
+                               --format '$(REPO_URI) $(RELEASE) $(COMPONENT)' |
+                           awk '$3 == "main" && $2 ~ /^[a-z]+$/ { print $1; exit }')
+    [ -n "$uri" ] || die "no Debian main archive in apt's sources"
+    echo "$uri"
 }
 
 log() { printf '==> %s\n' "$*" >&2; }

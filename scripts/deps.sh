@@ -10,7 +10,8 @@ PKGS=(make git curl ca-certificates xz-utils dpkg-dev patch file
       libslirp-dev libfdt-dev zlib1g-dev libseccomp-dev flex bison
       python3 python3-venv python3-setuptools seabios ipxe-qemu
       perl iproute2 procps
-      busybox-static iperf3 socat kmod cpio tcpdump)
+      busybox-static iperf3 socat kmod cpio tcpdump
+      debootstrap bubblewrap patchelf strace)
 # qemu-system-data: option ROMs (linuxboot_dma.bin, kvmvapic.bin) that the
 # +ds source cannot build without an i386 cross compiler
 BPO_PKGS=(meson python3-pycotap qemu-system-data)

@@ -1,6 +1,7 @@
 #!/bin/bash
-# The upstream series' functional tests of -netdev passt (QEMU's own
-# tests/functional, run by meson in the series' build directory), as TAP:
+# functional.sh [PASST]: the upstream series' functional tests of -netdev
+# passt (QEMU's own tests/functional, run by meson in the series' build
+# directory) with the passt named (default: the default one), as TAP:
 # one line per test method.  The guest's .debs go into QEMU's asset
 # cache first (scripts/fill-test-cache.sh), so that nothing is downloaded.
 set -euo pipefail
@@ -10,7 +11,7 @@ set -euo pipefail
 export QEMU_TEST_CACHE_DIR=${QEMU_TEST_CACHE_DIR:-$BUILD/func-cache}
 "$TOP/scripts/fill-test-cache.sh" \
     "$QEMU_TREE/tests/functional/x86_64/netdev_passt.py" >&2
-qtest_env "${PASST_VARIANTS[0]}"
+qtest_env "${1:-${PASST_VARIANTS[0]}}"
 export QEMU_TEST_PASST=$QTEST_PASST QEMU_TEST_PASST_REPAIR=$QTEST_PASST_REPAIR
 
 # Two at a time: each keeps a TCG vCPU busy, and there are two CPUs.
