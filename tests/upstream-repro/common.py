@@ -1,23 +1,26 @@
-"""Shared by the reproducers of upstream QEMU 10.2's -netdev passt bugs.
+"""Shared by the reproducers of upstream QEMU's -netdev passt bugs.
 
-Qemu() starts an unmodified upstream QEMU (QEMU=, default
-build/qemu-upstream-build/qemu-system-x86_64) with a QMP socket and no
-machine, in a session of its own (upstream's kill(0, SIGTERM) then hits
-QEMU's own process group only, never the reproducer) and with TMPDIR set to
-a private directory, where upstream puts its passt pid files. Cleanup, run
-at exit and on SIGTERM, SIGINT, SIGHUP and the overall timeout (ALARM_S):
-SIGKILL to that QEMU, then to every passt whose command line names the
-private directory (only passts this QEMU started do: their --pid file lies
-there), then the directory is removed. QMP goes through guest/guestlib.py's
-QMP client (QEMU's qemu.qmp); Qemu.cmd() returns its raw answer ({'return':
-...} or {'error': ...}) and raises NoAnswer on a timeout, Gone on a closed
-socket.
+Qemu() starts the QEMU under test (QEMU=, default
+build/qemu-upstream-build/qemu-system-x86_64; it may be a wrapper, such as
+build/qemu-sid's, that runs the real QEMU in a sandbox) with a QMP socket
+and, unless told otherwise, no machine, in a session of its own (upstream
+10.2's kill(0, SIGTERM) then hits QEMU's own process group only, never the
+reproducer) and with TMPDIR set to a private directory, where QEMU puts
+passt's pid files and private directories. Cleanup, run at exit and on
+SIGTERM, SIGINT, SIGHUP and the overall timeout (ALARM_S): SIGKILL to that
+QEMU, then to every process whose command line names the private directory
+(only passts this QEMU started do, through their --pid file, and the
+stand-ins written there), then the directory is removed. QMP goes through
+guest/guestlib.py's QMP client (QEMU's qemu.qmp); Qemu.cmd() returns its
+raw answer ({'return': ...} or {'error': ...}) and raises NoAnswer on a
+timeout, Gone on a closed socket.
 
-Exit status of each reproducer: 0 REPRODUCED, 1 not reproduced, 2 could not
-run (missing binary, timeout).
+With REPRO_GDB=1, gdb is attached to QEMU and a crash's backtrace printed
+(backtrace.py).  How each reproducer ends: see verdict.py.
 """
 
 import os
+import re
 import shutil
 import signal
 import socket
@@ -25,6 +28,10 @@ import subprocess
 import sys
 import tempfile
 import time
+
+import backtrace
+import procs
+import verdict
 
 TOP = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))
 sys.path.insert(0, os.path.join(TOP, 'guest'))
@@ -35,6 +42,8 @@ QEMU = os.environ.get('QEMU', os.path.join(
 PASST = os.environ.get('PASST', os.path.join(TOP, 'build', 'passt', 'bin',
                                              'passt'))
 ALARM_S = int(os.environ.get('REPRO_TIMEOUT', '60'))
+GDB = os.environ.get('REPRO_GDB') == '1'
+NO_MACHINE = ('-M', 'none')
 
 _live = []
 
@@ -47,48 +56,46 @@ class NoAnswer(Exception):
     """QEMU did not answer in time."""
 
 
-def _proc_cmdline(pid):
-    try:
-        with open(f'/proc/{pid}/cmdline', 'rb') as f:
-            return f.read().split(b'\0')
-    except OSError:
-        return []
-
-
 class Qemu:
-    def __init__(self, wrap=()):
-        """wrap: a command QEMU runs under (its pid is then self.pid)."""
+    def __init__(self, args=NO_MACHINE, wrap=(), pass_fds=()):
+        """args: the machine and devices; wrap: a command QEMU runs under
+        (self.pid is then that command's); pass_fds: fds QEMU inherits."""
         for binary in (QEMU, PASST):
             if not os.access(binary, os.X_OK):
-                print(f'not reproduced: no executable {binary}')
-                sys.exit(2)
+                verdict.cannot_run(f'no executable {binary}')
         self.tmp = tempfile.mkdtemp(prefix='upstream-repro-')
         _live.append(self)
+        self.qmp = self.gdb = self.qemu_pid = None
         self.qmp_path = os.path.join(self.tmp, 'qmp.sock')
         self.err_path = os.path.join(self.tmp, 'qemu.stderr')
         with open(self.err_path, 'wb') as err:
             self.proc = subprocess.Popen(
-                [*wrap, QEMU, '-M', 'none', '-nodefaults', '-display', 'none',
+                [*wrap, QEMU, *args, '-nodefaults', '-display', 'none',
                  '-qmp', f'unix:{self.qmp_path},server=on,wait=off'],
                 stdin=subprocess.DEVNULL, stdout=err, stderr=err,
-                start_new_session=True, env=dict(os.environ, TMPDIR=self.tmp))
+                pass_fds=pass_fds, start_new_session=True,
+                env=dict(os.environ, TMPDIR=self.tmp))
         self.pid = self.proc.pid
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        deadline = time.monotonic() + 10
+        self._connect()
+        # Only now that QEMU answers is it surely running under any wrapper
+        self.qemu_pid = procs.find_qemu(self.pid) or self.pid
+        self.gdb = backtrace.attach(self.qemu_pid) if GDB else None
+
+    def _connect(self):
+        deadline = time.monotonic() + 20
         while True:
             try:
                 self.sock.connect(self.qmp_path)
                 break
             except OSError:
                 if self.proc.poll() is not None or time.monotonic() > deadline:
-                    print(f'not reproduced: QEMU did not start: {self.stderr()}')
-                    sys.exit(2)
+                    verdict.cannot_run(f'QEMU did not start: {self.stderr()}')
                 time.sleep(0.05)
         try:                                    # greeting, qmp_capabilities
             self.qmp = QMP(self.sock, timeout=10)
         except ImportError as e:                # no qemu.qmp: cannot run
-            print(f'not reproduced: {e}')
-            sys.exit(2)
+            verdict.cannot_run(str(e))
         except TimeoutError:
             raise NoAnswer() from None
         except (EOFError, OSError):
@@ -113,6 +120,49 @@ class Qemu:
         except (EOFError, OSError):
             raise Gone() from None
 
+    def try_cmd(self, name, args=None, timeout=10):
+        """cmd(), with no answer or a closed socket told as a string."""
+        try:
+            return self.cmd(name, args, timeout)
+        except (Gone, NoAnswer) as e:
+            return f'no answer ({type(e).__name__})'
+
+    def netdev_add(self, timeout=10, **args):
+        """netdev_add of passt netdev n0."""
+        return self.try_cmd('netdev_add', {'type': 'passt', 'id': 'n0',
+                                           **args}, timeout)
+
+    def netdev_add_vhost_user(self, path, timeout=10):
+        """netdev_add of n0 in vhost-user mode; a QEMU built without
+        vhost-user networking refuses it, and the reproducer does not
+        apply there."""
+        answer = self.netdev_add(timeout, path=path, **{'vhost-user': True})
+        desc = answer.get('error', {}).get('desc', '') \
+            if isinstance(answer, dict) else ''
+        if re.search(r'vhost-user.*(not been built|not supported)', desc):
+            verdict.does_not_apply(f'netdev_add vhost-user=on: {desc}')
+        return answer
+
+    def info_network(self, netdev):
+        """netdev's line of 'info network' ('' if none)."""
+        info = self.try_cmd('human-monitor-command',
+                            {'command-line': 'info network'})
+        text = info.get('return', '') if isinstance(info, dict) else ''
+        # a hub's port comes first on its peer's line: ' \\ h1: st0: index=0'
+        m = re.search(rf'(?:^|\s){re.escape(netdev)}: index=.*', str(text),
+                      re.MULTILINE)
+        return m.group(0).strip() if m else ''
+
+    def wait_info(self, netdev, text, timeout=5):
+        """netdev's line of 'info network' once text is in it, else as it
+        is after timeout s."""
+        deadline = time.monotonic() + timeout
+        line = self.info_network(netdev)
+        while text not in line and time.monotonic() < deadline:
+            time.sleep(0.05)
+            line = self.info_network(netdev)
+        return line
+
     def wait(self, timeout):
         """QEMU's exit status (negative: signal), or None if still running."""
         try:
@@ -120,33 +170,57 @@ class Qemu:
         except subprocess.TimeoutExpired:
             return None
 
+    def went_down(self, timeout):
+        """How QEMU went down within timeout s (None: it runs on); with
+        REPRO_GDB=1, prints where it got a fatal signal."""
+        down = verdict.how_down(self.wait(timeout), self.stderr(),
+                                {self.pid, self.qemu_pid})
+        if down and self.gdb:
+            for line in self.gdb.report():
+                print(f'  gdb: {line}')
+        return down
+
     def passts(self):
-        """Pids of the passts this QEMU started (their --pid is in tmp)."""
-        tmp = self.tmp.encode()
-        pids = []
-        for d in os.listdir('/proc'):
-            if d.isdigit() and int(d) != self.pid and \
-               any(a.startswith(tmp) for a in _proc_cmdline(int(d))):
-                pids.append(int(d))
-        return pids
+        """Pids of the processes whose command line names self.tmp: the
+        passts this QEMU started and the stand-ins written there."""
+        return procs.naming(self.tmp, exclude={self.pid, self.qemu_pid})
 
     def children(self):
         """Those of self.passts() that are QEMU's own children."""
-        kids = []
-        for pid in self.passts():
-            try:
-                with open(f'/proc/{pid}/stat') as f:
-                    ppid = int(f.read().rsplit(')', 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            if ppid == self.pid:
-                kids.append(pid)
-        return kids
+        return [p for p in self.passts() if procs.ppid(p) == self.qemu_pid]
+
+    def wait_passt(self, timeout=10, old=()):
+        """A passt of this QEMU other than old, once there (else None)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            new = [p for p in self.passts()
+                   if p not in old and procs.is_passt(p)]
+            if new:
+                return new[0]
+            time.sleep(0.05)
+        return None
+
+    def stand_in(self, name, script, shell='/bin/sh'):
+        """An executable script in the private directory: its command line
+        names that directory, so that the cleanup finds it.  It runs where
+        QEMU runs, maybe in a sandbox's root: a shell, no Python."""
+        path = os.path.join(self.tmp, name)
+        with open(path, 'w') as f:
+            f.write(f'#!{shell}\n' + script)
+        os.chmod(path, 0o755)
+        return path
 
     def cleanup(self):
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(10)
+        # The whole process group, not only self.pid: a wrapper's children
+        # (strace's, bwrap's QEMU) may outlive it, and strace killed alone
+        # would let its tracees run on
+        try:
+            os.killpg(self.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        self.proc.wait(10)
+        if self.gdb:
+            self.gdb.stop()
         for _ in range(50):
             pids = self.passts()
             if not pids:
@@ -157,18 +231,10 @@ class Qemu:
                 except ProcessLookupError:
                     pass
             time.sleep(0.1)
-        if getattr(self, 'qmp', None):
+        if self.qmp:
             self.qmp.close()
         self.sock.close()
         shutil.rmtree(self.tmp, ignore_errors=True)
-
-
-def describe(status):
-    if status is None:
-        return 'still running'
-    if status < 0:
-        return f'killed by {signal.Signals(-status).name}'
-    return f'exited with status {status}'
 
 
 def _cleanup_all():
@@ -179,7 +245,7 @@ def _cleanup_all():
 def _on_signal(signum, _frame):
     if signum == signal.SIGALRM:
         print(f'not reproduced: timed out after {ALARM_S} s')
-    sys.exit(2)                                 # runs the atexit cleanup
+    sys.exit(verdict.CANNOT_RUN)                # runs the atexit cleanup
 
 
 def setup():
