@@ -21,12 +21,14 @@ passt, {tap} tap device name.
               (None: not measured, no_hotplug says why); 'helper': True to
               start a passt by hand for it
   shared_memory  guest RAM from a shared memfd (vhost-user)
-  qemu        'upstream': upstream QEMU 10.2's own, unmodified backend
-              (config.QEMU_UPSTREAM), the anchor the series is measured
-              against; default: config.QEMU, the series' build
+  anchor      the key of one of config.ANCHORS: that upstream release's
+              own, unmodified backend, which the series is measured
+              against; none: config.QEMU, the series' build
 What a binary can do (pcap-file, the NETDEV_PASST_CONNECTED event) is
 asked of the binary itself (host.QemuCaps), not read from this table.
 """
+
+from config import ANCHOR, ANCHOR_BY_KEY, ANCHORS
 
 TAP_NET = ('10.77.0.1', '10.77.0.2', 24)     # host (netns) side, guest, prefix
 TAP_MTU = 65520                              # same MTU passt gives the guest
@@ -76,17 +78,35 @@ BACKENDS = [
          hotplug=dict(type='passt', path='{passt}', **{'vhost-user': True})),
 ]
 OWN = [b['name'] for b in BACKENDS]
-# The passt backends again, in upstream QEMU 10.2 as released, on the same
-# command line
-BACKENDS += [dict(b, name='upstream-' + b['name'], qemu='upstream',
-                  desc='upstream QEMU 10.2 unmodified: ' + b['desc'])
-             for b in BACKENDS if b['name'] in ('passt', 'passt-vhost-user')]
+# The passt backends again in each anchor, upstream QEMU as released, on
+# the same command line (so with the same passt: path= is on it)
+ANCHORED = [b for b in BACKENDS if b['name'] in ('passt', 'passt-vhost-user')]
+
+
+def anchored(key, name):
+    return 'upstream-%s-%s' % (key, name)
+
+
+BACKENDS += [dict(b, name=anchored(an['key'], b['name']), anchor=an['key'],
+                  desc='upstream QEMU %s as released: %s'
+                       % (an['version'], b['desc']))
+             for an in ANCHORS for b in ANCHORED]
 BY_NAME = {b['name']: b for b in BACKENDS}
 
-# The series' backend next to the same mode of upstream's unmodified one:
-# the default of --pairs
-UPSTREAM_PAIRS = [('passt', 'upstream-passt'),
-                  ('passt-vhost-user', 'upstream-passt-vhost-user')]
+# The series' backend next to the same mode of an anchor's, by the names
+# --pairs takes: "upstream" (the default) is the first anchor's
+ANCHOR_PAIRS = {an['key']: [(b['name'], anchored(an['key'], b['name']))
+                            for b in ANCHORED] for an in ANCHORS}
+PAIR_SETS = {'upstream': ANCHOR_PAIRS[ANCHOR['key']],
+             'upstream-all': [ab for an in ANCHORS
+                              for ab in ANCHOR_PAIRS[an['key']]]}
+PAIR_SETS.update(('upstream-' + k, v) for k, v in ANCHOR_PAIRS.items())
+
+
+def anchor_of(name):
+    """The config.ANCHORS entry whose QEMU runs backend name, or None."""
+    return ANCHOR_BY_KEY.get(BY_NAME[name].get('anchor'))
+
 
 BASELINE = 'user'
 

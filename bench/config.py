@@ -1,8 +1,10 @@
 """Which binaries the bench runs, and where it writes.
 
 "Ours" is the series' build that SERIES names (default for the bench:
-upstream; $QEMU overrides it); the anchor is upstream QEMU 10.2 as
-released ($QEMU_UPSTREAM, built by scripts/build-upstream-unmodified.sh).
+upstream; $QEMU overrides it). The anchors are upstream QEMU releases as
+released, which ours is measured against: ANCHORS, newest first; the
+first is the one `make bench` pairs ours with (backends.py makes the
+upstream-<key>-* backends of each).
 Imported before hostlib/guestlib: guestlib reads $QEMU when it is
 imported, and its accelerator probe and default guests must run ours.
 """
@@ -25,8 +27,31 @@ if SERIES not in SERIES_BUILDS:
 QEMU = os.path.abspath(os.environ.get('QEMU') or os.path.join(
     BUILD, SERIES_BUILDS[SERIES], 'qemu-system-x86_64'))
 os.environ['QEMU'] = QEMU
-QEMU_UPSTREAM = os.path.abspath(os.environ.get('QEMU_UPSTREAM') or os.path.join(
-    BUILD, 'qemu-upstream-unmodified-build', 'qemu-system-x86_64'))
+
+
+def _binary(env, path):
+    return os.path.abspath(os.environ.get(env) or os.path.join(BUILD, path))
+
+
+# key: the release series, in backend names (upstream-11.1-passt) and in
+# --pairs upstream-11.1; version: what the reports call it (run.py warns
+# when the binary says otherwise); qemu: the binary, which an environment
+# variable overrides; source: what the binary is, for the reports;
+# made_by: what makes it, for a missing one. Sid's QEMU runs under bwrap,
+# so the pid the bench starts is not QEMU's (meters.qemu_process).
+ANCHORS = [
+    dict(key='11.1', version='11.1.3',
+         qemu=_binary('QEMU_SID', 'qemu-sid/bin/qemu-system-x86_64'),
+         source="Debian sid's build, run in build/sid-root by bubblewrap",
+         made_by='scripts/sid-root.sh, or make sid'),
+    dict(key='10.2', version='10.2.2',
+         qemu=_binary('QEMU_UPSTREAM',
+                      'qemu-upstream-unmodified-build/qemu-system-x86_64'),
+         source='built from the release tarball',
+         made_by='scripts/build-upstream-unmodified.sh'),
+]
+ANCHOR = ANCHORS[0]
+ANCHOR_BY_KEY = {a['key']: a for a in ANCHORS}
 
 # after bench/ (sys.path[0] when run.py runs): tests/guest has a run.py too
 sys.path[1:1] = [os.path.join(TOP, 'tests', 'guest'), os.path.join(TOP, 'guest')]

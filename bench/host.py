@@ -247,9 +247,9 @@ class QemuCaps:
         return cls._cache[binary]
 
 
-def machine_info(qemus):
-    """The machine, and the versions of the binaries: qemus is
-    {role: path} (ours, upstream)."""
+def machine_info(ours, anchors):
+    """The machine, and the versions of the binaries: ours (a path) and
+    anchors (the config.ANCHORS entries that run)."""
     cpu = platform.processor() or '?'
     try:
         with open('/proc/cpuinfo') as f:
@@ -259,8 +259,8 @@ def machine_info(qemus):
                     break
     except OSError:
         pass
-    q = {role: '%s (%s)' % (qemu_version(path), os.path.relpath(path, TOP))
-         for role, path in qemus.items() if path}
+    def version(path):
+        return '%s (%s)' % (qemu_version(path), os.path.relpath(path, TOP))
     pver = '%s (%s)' % (passt_version(H.PASST) or
                         'passt version not reported',
                         os.path.relpath(H.PASST, TOP))
@@ -268,5 +268,6 @@ def machine_info(qemus):
         load = f.read().split()[:3]
     return {'cpu': cpu, 'cores': os.cpu_count(), 'kernel': platform.release(),
             'host': platform.node(), 'series': SERIES,
-            'qemu': q.get('ours', '?'), 'qemu_upstream': q.get('upstream'),
+            'qemu': version(ours),
+            'qemu_anchors': {a['key']: version(a['qemu']) for a in anchors},
             'passt': pver, 'loadavg': load}

@@ -20,13 +20,13 @@ import tempfile
 import time
 
 from backends import METRIC, SC_KEYS, STEP_OF, STEPS, TAP_MTU, TAP_NET, \
-    TCP_KEYS
-from config import QEMU, QEMU_UPSTREAM, log
+    TCP_KEYS, anchor_of
+from config import QEMU, log
 from host import (TapNetns, iperf_summary, ns_cmd, parse_json_lines,
                   rr_client, start_hand_passt, stop_proc, wait_path,
                   wait_pidfile)
-from meters import (CpuMeter, SyscallMeter, find_passt, is_passt, rss_kb,
-                    syscall_fields)
+from meters import (CpuMeter, SyscallMeter, exe_path, find_passt,
+                    is_passt, qemu_process, rss_kb, syscall_fields)
 import hostlib as H
 from hostlib import AGENT, Agent, NsGuest
 from guestlib import GuestError, GuestTimeout, QMPError
@@ -62,8 +62,9 @@ class SessionGuest(NsGuest):
     """QEMU in a session of its own: upstream's QEMU, after a failed passt
     start, sends SIGTERM to its process group (kill(0, ...), fixed by the
     upstream series' patch 3), which would stop the bench too. Every
-    guest runs so, the two sides of a pair alike. setsid(1) execs QEMU in
-    place, so its pid stays the one the meters watch."""
+    guest runs so, the two sides of a pair alike. setsid(1) execs what it
+    runs in place; that is QEMU, or a wrapper that may stay as QEMU's
+    parent (sid's bwrap): the meters watch meters.qemu_process's pid."""
 
     def wrapper(self):
         return ['setsid'] + super().wrapper()
@@ -85,9 +86,11 @@ class BackendRun:
         self.ns = None
         self.round = 0
         self.passt_pid = None
-        self.qemu = QEMU_UPSTREAM if be.get('qemu') == 'upstream' else QEMU
-        # a property of that binary, which its QMP schema does not show
-        self.upstream = be.get('qemu') == 'upstream'
+        self.anchor = anchor_of(be['name'])
+        self.qemu = self.anchor['qemu'] if self.anchor else QEMU
+        # upstream as released, whichever release: what its QMP schema
+        # does not show (startup.py keeps its hot-plugged netdevs)
+        self.upstream = bool(self.anchor)
         self.workdir = tempfile.mkdtemp(prefix='bench-%s-' % be['name'])
         fwd, rr, hport = H.free_ports(3, consecutive=False)
         self.ctx = dict(passt=H.PASST, fwd=fwd, rr=rr, hport=hport,
@@ -210,8 +213,10 @@ class BackendRun:
         be = self.be
         if not os.access(self.qemu, os.X_OK):
             raise Unavailable('no QEMU at %s%s' % (self.qemu, (
-                ' (make bench builds it: scripts/build-upstream-unmodified.sh)'
-                if self.upstream else '')))
+                ' (QEMU %s, %s: %s makes it)' % (
+                    self.anchor['version'], self.anchor['source'],
+                    self.anchor['made_by'])
+                if self.anchor else '')))
         # named threads: vCPU time can be told from the I/O threads'
         rp = ['-name', 'bench-%s,debug-threads=on' % be['name']]
         for i in range(1, 4):
@@ -241,7 +246,12 @@ class BackendRun:
                 refused=bool(why))
         self.a = Agent(self.g, boot_timeout=120)
         self.ram_kb = int(self.g.mem.rstrip('M')) * 1024
-        self.qemu_pid = self.g.pid
+        # every meter reads this pid: QEMU's, not a wrapper's (bwrap)
+        self.qemu_pid = qemu_process(self.g.pid, self.g.qmp.sock)
+        if self.qemu_pid != self.g.pid:
+            self.info['started_pid'] = self.g.pid
+            self.info['started_exe'] = exe_path(self.g.pid)
+        self.info['qemu_exe'] = exe_path(self.qemu_pid)
         if be.get('passt_pid') == 'helper':
             self.passt_pid = self.helper_pid
         self.cpu = CpuMeter(self.qemu_pid, self.passt_pid)
@@ -249,6 +259,8 @@ class BackendRun:
         self.info['qemu'] = self.qemu
         self.info['qemu_pid'] = self.qemu_pid
         self.info['passt_pid'] = self.passt_pid
+        # the same passt binary on both sides of a pair (path= of each)
+        self.info['passt_exe'] = exe_path(self.passt_pid)
         self.info['qemu_cmdline'] = ' '.join(self.g.cmdline)
 
         if be['guest_net'] == 'dhcp':

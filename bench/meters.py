@@ -1,12 +1,14 @@
 """What the bench reads off processes: CPU ticks (all threads, vCPU
 threads), RSS, syscall counts (perf stat on the syscall tracepoints), and
-which process is the passt to read them from.
+which processes are the QEMU and the passt to read them from.
 """
 
 import os
 import re
 import shutil
 import signal
+import socket
+import struct
 import subprocess
 import tempfile
 
@@ -203,6 +205,15 @@ def passt_pid_of(status):
     return int(m.group(1)) if m else None
 
 
+def exe_path(pid):
+    """What /proc/PID/exe points to, as the process's own mount namespace
+    names it (sid's QEMU: /usr/bin/... of the sid root), or None."""
+    try:
+        return os.readlink('/proc/%d/exe' % pid)
+    except (OSError, TypeError):
+        return None
+
+
 def is_passt(pid):
     return bool(pid) and (H.exe_name(pid) or '').startswith('passt')
 
@@ -234,3 +245,28 @@ def find_passt(qmp, netdev, qemu_pid):
     else:
         why = 'no pid in info network (%r)' % status[:40]
     return None, why
+
+
+# ------------------------------------------------------------- QEMU pid ----
+def peer_pid(sock):
+    """The pid of the process at the other end of a connected unix socket,
+    as it was when that process connected."""
+    ucred = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED,
+                            struct.calcsize('3i'))
+    return struct.unpack('3i', ucred)[0]
+
+
+def qemu_process(started, qmp_sock):
+    """The pid of QEMU itself, which every meter must read. started: the
+    pid the bench started, QEMU's own where a wrapper execs QEMU in place
+    (setsid), but not where the wrapper stays as QEMU's parent: sid's QEMU
+    runs as bwrap's child, and bwrap's CPU time, memory and syscalls are
+    not QEMU's. QEMU is the process that connected to our QMP socket
+    (SO_PEERCRED: no guess by name); it must be started or run below it,
+    else the QMP connection is some other process's."""
+    pid = peer_pid(qmp_sock)
+    if pid != started and pid not in H.descendants(started):
+        raise RuntimeError('the QMP peer, pid %d (%s), is neither the QEMU '
+                           'started, pid %s, nor below it'
+                           % (pid, exe_path(pid), started))
+    return pid

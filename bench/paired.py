@@ -11,7 +11,7 @@ min-max, and a verdict (see verdict()).
 
 import time
 
-from backends import BY_NAME, METRIC, METRICS, STEPS, TCP_KEYS
+from backends import BY_NAME, METRIC, METRICS, STEPS, TCP_KEYS, anchor_of
 from config import log
 from guestlib import GuestError
 from measure import COUNTED, Unavailable, start
@@ -20,18 +20,24 @@ from meters import SyscallMeter
 import startup
 
 
-def parse_pairs(text, default):
-    """'A:B,C:D' -> [(A, B), ...]; 'upstream'/'default': default; 'none': []."""
-    if text in ('upstream', 'default'):
-        return list(default)
-    if text in ('', 'none'):
-        return []
+def parse_pairs(text, sets):
+    """'A:B,C:D' -> [(A, B), ...]. An item may also name a list of pairs,
+    one of sets (backends.PAIR_SETS: 'upstream', 'upstream-10.2', ...);
+    'default' is 'upstream'; 'none' or nothing: []."""
     out = []
     for item in text.split(','):
-        a, sep, b = item.strip().partition(':')
+        item = item.strip()
+        item = 'upstream' if item == 'default' else item
+        if item in ('', 'none'):
+            continue
+        if item in sets:
+            out += [ab for ab in sets[item] if ab not in out]
+            continue
+        a, sep, b = item.partition(':')
         if not sep or a not in BY_NAME or b not in BY_NAME or a == b:
-            raise ValueError('bad pair %r (want A:B of two backends of: %s)'
-                             % (item, ', '.join(BY_NAME)))
+            raise ValueError('bad pair %r (want one of %s, or A:B of two '
+                             'backends of: %s)' % (item, ', '.join(sets),
+                                                   ', '.join(BY_NAME)))
         out.append((a, b))
     return out
 
@@ -201,7 +207,9 @@ def pair_table(p):
     """Markdown lines of one pair."""
     a, b = p['a'], p['b']
     sa, sb = p['sides'][a], p['sides'][b]
-    lines = ['### `%s` vs `%s`' % (a, b), '']
+    an = anchor_of(b) or anchor_of(a)
+    lines = ['### `%s` vs `%s`%s' % (a, b, ' (upstream QEMU %s as released)'
+                                     % an['version'] if an else ''), '']
     for n, s in ((a, sa), (b, sb)):
         if s['status'] != 'ok':
             lines.append('- `%s`: %s' % (n, one_line(s['status'], 300)))

@@ -5,8 +5,9 @@ import os
 import subprocess
 import sys
 
-from backends import BASELINE, BY_NAME, METRICS, UPSTREAM_PAIRS, unit_label
-from config import HERE, TOP, log
+from backends import (ANCHOR_PAIRS, BASELINE, BY_NAME, METRICS, anchor_of,
+                      unit_label)
+from config import ANCHORS, HERE, TOP, log
 from results import notes, one_line
 import paired
 import targets
@@ -21,9 +22,12 @@ def header(meta, title):
              '- accelerator: %s (same guest kernel, initramfs, q35, %s RAM, '
              '1 vCPU for every backend)' % (meta['accel'], meta['mem']),
              '- QEMU (ours, SERIES=%s): %s' % (m['series'], m['qemu'])]
-    if m.get('qemu_upstream'):
-        lines.append('- QEMU (upstream as released, the `upstream-*` '
-                     'backends): %s' % m['qemu_upstream'])
+    for a in ANCHORS:
+        if a['key'] in m.get('qemu_anchors', {}):
+            lines.append('- QEMU (the `upstream-%s-*` backends: upstream %s '
+                         'as released, %s): %s' % (
+                             a['key'], a['version'], a['source'],
+                             m['qemu_anchors'][a['key']]))
     lines.append('- passt: %s' % m['passt'])
     return lines
 
@@ -64,24 +68,26 @@ def block_report(meta, results, names):
         if r['status'] != 'ok':
             lines.append('- `%s`: %s' % (n, one_line(r['status'], 300)))
         lines += notes(n, r.get('info', {}))
-    lines += against_upstream(results)
+    for a in ANCHORS:
+        lines += against_anchor(results, a)
     lines += ['', 'Backends:']
     lines += ['- `%s`: %s' % (n, BY_NAME[n]['desc']) for n in names]
     return lines
 
 
-def against_upstream(results):
-    """Each metric of each mode, ours and upstream's, and ours / upstream,
-    from the block medians."""
-    pairs = [(a, b) for a, b in UPSTREAM_PAIRS
+def against_anchor(results, anchor):
+    """Each metric of each mode, ours and the anchor's, and ours / the
+    anchor's, from the block medians."""
+    pairs = [(a, b) for a, b in ANCHOR_PAIRS[anchor['key']]
              if results.get(a, {}).get('status') == 'ok' and
              results.get(b, {}).get('status') == 'ok']
     if not pairs:
         return []
-    lines = ['', 'Against upstream QEMU 10.2\'s unmodified backend, block '
+    lines = ['', 'Against upstream QEMU %s\'s unmodified backend, block '
              'medians (ratio: ours / upstream). Not interleaved: what the '
              'machine did between the blocks is in these ratios; the '
-             'interleaved pairs (`--pairs`) are what targets are judged on.',
+             'interleaved pairs (`--pairs`) are what targets are judged on.'
+             % anchor['version'],
              '', '| metric | unit | ' + ' | '.join(
                  '%s | %s | ratio' % (a, b) for a, b in pairs) + ' |',
              '|---|---|' + '---|---|---|' * len(pairs)]
@@ -150,13 +156,14 @@ def write_results(out, meta, blocks, names, pairs, full):
         if full and update_readme(report):
             log('README.md: table updated')
     if pairs:
-        upstream = any(n.startswith('upstream-') for p in pairs
-                       for n in (p['a'], p['b']))
-        pdir = os.path.join(out, 'upstream' if upstream else 'pairs')
+        anchors = [a for a in ANCHORS if any(anchor_of(n) == a for p in pairs
+                                             for n in (p['a'], p['b']))]
+        pdir = os.path.join(out, 'upstream' if anchors else 'pairs')
         ptl = targets.evaluate(blocks, pairs, only_pairs=True)
         report = '\n'.join(pairs_report(
             meta, pairs, 'passt backends, interleaved pairs' +
-            (' against upstream QEMU 10.2 as released' if upstream else ''))) + '\n'
+            (' against upstream QEMU %s as released' % ' and '.join(
+                a['version'] for a in anchors) if anchors else ''))) + '\n'
         report += '\nTargets (printed, not asserted):\n\n' + targets.lines(ptl)
         os.makedirs(pdir, exist_ok=True)
         with open(os.path.join(pdir, 'latest.md'), 'w') as f:

@@ -3,9 +3,11 @@
 
     python3 bench/run.py                  # blocks of our backends, then the
                                           # interleaved pairs against upstream
-    python3 bench/run.py --quick          # every backend, 1 run x 2 s (smoke test)
+                                          # QEMU 11.1 (the first anchor)
+    python3 bench/run.py --quick          # ours and 11.1's, 1 run x 2 s (smoke test)
     python3 bench/run.py --backends passt,user --runs 5 --seconds 10
     python3 bench/run.py --pairs upstream # the interleaved pairs only
+    python3 bench/run.py --pairs upstream-10.2    # ... against QEMU 10.2
     python3 bench/run.py --pairs passt:user --rounds 7
 
 Boots the test guest (guest/build-guest.sh) on each backend, with the same
@@ -24,16 +26,17 @@ alternating; ratios A/B round by round, so that the machine's drift does
 not pass for a difference (paired.py). Targets are judged on the pairs.
 
 Writes bench/results/latest.md, latest.json and throughput.png (blocks),
-bench/results/upstream/latest.md and latest.json (pairs against upstream;
-other pairs: bench/results/pairs/), prints the tables and the targets as
-PASS/MISS/NOISE lines. A benchmark, not a test: the exit status is 0
-whether targets are met or not (non-zero only for a harness error such as
-a missing QEMU).
+bench/results/upstream/latest.md and latest.json (pairs against an
+anchor, upstream QEMU as released; other pairs: bench/results/pairs/),
+prints the tables and the targets as PASS/MISS/NOISE lines. A benchmark,
+not a test: the exit status is 0 whether targets are met or not (non-zero
+only for a harness error such as a missing QEMU).
 
 Only host loopback and network namespaces of its own (tap backend) are
 ever addressed. Needs root (network namespace, tap device).
 Environment: SERIES (upstream, the default, or 10.0: whose build is
-"ours"), QEMU (overrides it), QEMU_UPSTREAM, PASST, GUEST_ACCEL (kvm|tcg).
+"ours"), QEMU (overrides it), QEMU_SID and QEMU_UPSTREAM (the anchors'
+binaries, config.ANCHORS), PASST, GUEST_ACCEL (kvm|tcg).
 """
 
 import argparse
@@ -45,10 +48,10 @@ import sys
 import time
 
 import config                       # first: sets $QEMU for guestlib
-from config import QEMU, QEMU_UPSTREAM, RESULTS, log
-from backends import BY_NAME, OWN, STEPS, UPSTREAM_PAIRS
+from config import ANCHOR, ANCHORS, QEMU, RESULTS, log
+from backends import BY_NAME, OWN, PAIR_SETS, STEPS, anchor_of
 from guestlib import GuestError, ensure_built, probe_accel
-from host import machine_info, wait_qemu
+from host import machine_info, qemu_version, wait_qemu
 from measure import Unavailable, start
 from results import result
 from meters import SyscallMeter
@@ -67,12 +70,15 @@ def options():
     p.add_argument('--seconds', type=int, default=5, help='seconds per run')
     p.add_argument('--backends',
                    help='block mode, comma-separated (default: %s; with '
-                   '--quick: all)' % ','.join(OWN))
+                   '--quick: these and the first anchor\'s)' % ','.join(OWN))
     p.add_argument('--pairs',
-                   help='interleaved pairs A:B[,C:D...]; "upstream": %s; '
-                   '"none": no pairs (default: upstream, unless --backends '
-                   'or --quick is given)'
-                   % ','.join('%s:%s' % ab for ab in UPSTREAM_PAIRS))
+                   help='interleaved pairs A:B[,C:D...] and names of '
+                   'pairs: "upstream": %s; "upstream-KEY" (KEY: %s): the '
+                   'same against that anchor; "upstream-all": against every '
+                   'anchor; "none": no pairs (default: upstream, unless '
+                   '--backends or --quick is given)'
+                   % (','.join('%s:%s' % ab for ab in PAIR_SETS['upstream']),
+                      ', '.join(a['key'] for a in ANCHORS)))
     p.add_argument('--rounds', type=int,
                    help='pairs: rounds per metric (default 5; --quick: 2)')
     p.add_argument('--only', default='',
@@ -97,7 +103,10 @@ def options():
         if x not in STEPS:
             p.error('--only: unknown step %r (have: %s)' % (x, ', '.join(STEPS)))
     if o.backends is None:
-        o.names = [] if o.pairs else list(BY_NAME) if o.quick else list(OWN)
+        # --quick: ours and the first anchor's, not every anchor's
+        o.names = [] if o.pairs else [
+            n for n in BY_NAME if anchor_of(n) in (None, ANCHOR)
+        ] if o.quick else list(OWN)
     else:
         o.names = [n.strip() for n in o.backends.split(',') if n.strip()]
     for n in o.names:
@@ -106,7 +115,7 @@ def options():
     if o.pairs is None:
         o.pairs = 'none' if o.backends is not None or o.quick else 'upstream'
     try:
-        o.pair_list = paired.parse_pairs(o.pairs, UPSTREAM_PAIRS)
+        o.pair_list = paired.parse_pairs(o.pairs, PAIR_SETS)
     except ValueError as e:
         p.error('--pairs: %s' % e)
     if o.rounds < 1 or o.runs < 1 or o.seconds < 1:
@@ -135,6 +144,16 @@ def run_blocks(o, accel):
     return results
 
 
+def check_version(anchor):
+    """The reports name an anchor by the version config.ANCHORS gives:
+    say so when its binary is another release (sid moved on, $QEMU_SID)."""
+    v = qemu_version(anchor['qemu'])
+    if ('version %s ' % anchor['version']) not in v + ' ':
+        log('warning: %s says %r, not %s as config.ANCHORS has it: the '
+            'reports call it %s' % (anchor['qemu'], v, anchor['version'],
+                                    anchor['version']))
+
+
 def main():
     p, o = options()
     SyscallMeter.enabled = not o.no_syscalls
@@ -145,16 +164,18 @@ def main():
             p.error('%s not found (apt-get install iperf3 iproute2 util-linux)'
                     % tool)
     used = set(o.names) | {n for ab in o.pair_list for n in ab}
-    if any(BY_NAME[n].get('qemu') != 'upstream' for n in used):
+    if any(not anchor_of(n) for n in used):
         wait_qemu(QEMU)
-    upstream = any(BY_NAME[n].get('qemu') == 'upstream' for n in used)
-    if upstream and os.access(QEMU_UPSTREAM, os.X_OK):
-        wait_qemu(QEMU_UPSTREAM)
+    anchors = [a for a in ANCHORS if any(anchor_of(n) == a for n in used)]
+    for a in anchors:
+        # a missing one: its backends say so, the rest runs
+        if os.access(a['qemu'], os.X_OK):
+            wait_qemu(a['qemu'])
+            check_version(a)
     ensure_built()
     accel = o.accel or probe_accel()
     meta = {'date': datetime.datetime.now().astimezone().isoformat(timespec='seconds'),
-            'machine': machine_info({'ours': QEMU,
-                                     'upstream': QEMU_UPSTREAM if upstream else None}),
+            'machine': machine_info(QEMU, anchors),
             'accel': accel, 'mem': '256M', 'series': config.SERIES,
             'runs': o.runs, 'seconds': o.seconds, 'rounds': o.rounds,
             'udp_rate': o.udp_rate, 'udp_len': o.udp_len,

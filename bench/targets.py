@@ -9,7 +9,8 @@ Without a pair it falls back to the ratio of the block medians, and says
 so: those ratios carry whatever the machine did between the blocks.
 """
 
-from backends import METRIC, TCP_KEYS, UPSTREAM_PAIRS
+from backends import ANCHOR_PAIRS, METRIC, TCP_KEYS, anchor_of
+from config import ANCHOR
 from paired import within_noise
 
 # What QEMU spends: at most upstream's, in both modes
@@ -24,9 +25,13 @@ SPECS = [
     ('vhost-user >= 3x passt', 'passt-vhost-user', 'passt', TCP_KEYS, '>=', 3, False),
     ('passt TPS >= 1.5x user', 'passt', 'user', ['tps'], '>=', 1.5, False),
 ]
-for _a, _b in UPSTREAM_PAIRS:
-    SPECS += [('%s >= upstream' % _a, _a, _b, TCP_KEYS + ['tps'], '>=', 1.0, True),
-              ('%s QEMU cost <= upstream' % _a, _a, _b, QEMU_COST, '<=', 1.0, False)]
+# against each anchor, judged where it ran (evaluate)
+for _a, _b in [ab for pairs in ANCHOR_PAIRS.values() for ab in pairs]:
+    _v = anchor_of(_b)['version']
+    SPECS += [('%s >= upstream %s' % (_a, _v), _a, _b, TCP_KEYS + ['tps'],
+               '>=', 1.0, True),
+              ('%s QEMU cost <= upstream %s' % (_a, _v), _a, _b, QEMU_COST,
+               '<=', 1.0, False)]
 
 
 def unit(key):
@@ -89,11 +94,14 @@ def evaluate(blocks, pairs, only_pairs=False):
     """[(tag, text)]. blocks: {name: block result}; pairs: pair results.
     only_pairs: just the targets of the pairs that ran."""
     paired = {(p['a'], p['b']): p for p in pairs if 'metrics' in p}
+    ran = set(blocks) | {n for p in pairs for n in (p['a'], p['b'])}
     out = []
     for label, a, b, keys, op, want, noise_ok in SPECS:
         p = paired.get((a, b))
         if only_pairs and not p:
             continue
+        if anchor_of(b) not in (None, ANCHOR) and b not in ran:
+            continue        # a second anchor not asked for: no SKIP lines
         for k in keys:
             out.append(from_pair(label, p, k, op, want, noise_ok) if p else
                        from_blocks(label, blocks, a, b, k, op, want))
