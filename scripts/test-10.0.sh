@@ -23,17 +23,21 @@ run_qtests
 run_tap checkpatch "$TOP/scripts/tap.sh" "$TOP/scripts/checkpatch.sh"
 run_tap upstream-apply "$TOP/scripts/tap.sh" "$TOP/scripts/check-upstream.sh"
 # Upstream 10.2's crashes (tests/upstream-repro) are not this series' either
-run_tap repro env QEMU="$QTEST_QEMU_BINARY" PASST="$QTEST_PASST" \
+start_tap repro env QEMU="$QTEST_QEMU_BINARY" PASST="$QTEST_PASST" \
     "$TOP/tests/upstream-repro/run-all.sh" --fixed
+# A command line that upstream QEMU 11.1.3 accepts means the same here
+run_tap interface env QEMU="$QTEST_QEMU_BINARY" PASST="$QTEST_PASST" \
+    "$TOP/tests/upstream-interface/run-10.0.sh"
+finish_tap repro
 finish_tap fuzz
 # The guest suite: all of it on the default passt, and on the others the
 # groups whose results depend on what passt does (vhost-user, migration,
-# and the stream-mode ones: respawn, handover, passt's defaults).
+# forwards, and the stream-mode ones: respawn, handover, passt's defaults).
 for v in "${PASST_VARIANTS[@]}"; do
     passt_variant "$v"
     groups=()
     [ "$v" = "${PASST_VARIANTS[0]}" ] ||
-        groups=(-k 'vhost-user|migrate|recovery|handover|defaults')
+        groups=(-k 'vhost-user|migrate|recovery|handover|forwards|defaults')
     run_tap "$(at guest "$v")" timeout 1800 \
         env QEMU="$QTEST_QEMU_BINARY" PASST="$PV_PREFIX/bin/passt" \
         PASST_REPAIR="$PV_PREFIX/bin/passt-repair" \
