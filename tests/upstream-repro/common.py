@@ -57,14 +57,21 @@ class NoAnswer(Exception):
 
 
 class Qemu:
-    def __init__(self, args=NO_MACHINE, wrap=(), pass_fds=()):
+    def __init__(self, args=NO_MACHINE, wrap=(), pass_fds=(), strace=()):
         """args: the machine and devices; wrap: a command QEMU runs under
-        (self.pid is then that command's); pass_fds: fds QEMU inherits."""
+        (self.pid is then that command's); pass_fds: fds QEMU inherits;
+        strace: strace's options to run QEMU under it (-f: a wrapper of
+        QEMU may fork it), its log read by strace_lines()."""
         for binary in (QEMU, PASST):
             if not os.access(binary, os.X_OK):
                 verdict.cannot_run(f'no executable {binary}')
+        if strace and not shutil.which('strace'):
+            verdict.cannot_run('no strace')
         self.tmp = tempfile.mkdtemp(prefix='upstream-repro-')
         _live.append(self)
+        self.strace_log = os.path.join(self.tmp, 'strace.log')
+        if strace:
+            wrap = ('strace', '-f', '-o', self.strace_log, *strace, *wrap)
         self.qmp = self.gdb = self.qemu_pid = None
         self.qmp_path = os.path.join(self.tmp, 'qmp.sock')
         self.err_path = os.path.join(self.tmp, 'qemu.stderr')
@@ -81,6 +88,8 @@ class Qemu:
         # Only now that QEMU answers is it surely running under any wrapper
         self.qemu_pid = procs.find_qemu(self.pid) or self.pid
         self.gdb = backtrace.attach(self.qemu_pid) if GDB else None
+        if strace and self.qemu_pid == self.pid:
+            verdict.cannot_run('no QEMU process found under strace')
 
     def _connect(self):
         deadline = time.monotonic() + 20
@@ -209,6 +218,40 @@ class Qemu:
             f.write(f'#!{shell}\n' + script)
         os.chmod(path, 0o755)
         return path
+
+    def strace_lines(self):
+        """The calls strace saw QEMU's main thread make (its tid is its
+        pid), without the pid: passt's children run other calls."""
+        with open(self.strace_log) as f:
+            return [' '.join(line.split()[1:]) for line in f
+                    if line.split()[:1] == [str(self.qemu_pid)]]
+
+    def passt_once(self):
+        """A stand-in for path= that runs passt the first time and exits 1
+        after: a restart of passt that fails."""
+        runs = os.path.join(self.tmp, 'runs')
+        return self.stand_in('passt-once', f"""
+echo run >> '{runs}'
+[ "$(wc -l < '{runs}')" -eq 1 ] || exit 1
+exec '{PASST}' "$@"
+""")
+
+    def kill_passt_restart_fails(self):
+        """netdev_add with passt_once(), then SIGKILL to that passt, so that
+        QEMU's restart of it fails; the killed passt's pid."""
+        print(f'netdev_add path=<passt the first time, then exit 1>: '
+              f'{self.netdev_add(path=self.passt_once())}')
+        pid = self.wait_passt()
+        if not pid:
+            verdict.cannot_run('no passt started')
+        os.kill(pid, signal.SIGKILL)
+        print(f'killed passt (pid {pid}) with SIGKILL')
+        return pid
+
+    def runs(self):
+        """How often passt_once()'s stand-in ran."""
+        with open(os.path.join(self.tmp, 'runs')) as f:
+            return len(f.readlines())
 
     def cleanup(self):
         # The whole process group, not only self.pid: a wrapper's children
