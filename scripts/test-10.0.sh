@@ -22,14 +22,13 @@ start_tap fuzz timeout 1800 nice -n 5 env QEMU="$QTEST_QEMU_BINARY" \
 run_qtests
 run_tap checkpatch "$TOP/scripts/tap.sh" "$TOP/scripts/checkpatch.sh"
 run_tap upstream-apply "$TOP/scripts/tap.sh" "$TOP/scripts/check-upstream.sh"
+finish_tap fuzz
 # Upstream 10.2's crashes (tests/upstream-repro) are not this series' either
-start_tap repro env QEMU="$QTEST_QEMU_BINARY" PASST="$QTEST_PASST" \
+run_tap repro env QEMU="$QTEST_QEMU_BINARY" PASST="$QTEST_PASST" \
     "$TOP/tests/upstream-repro/run-all.sh" --fixed
 # A command line that upstream QEMU 11.1.3 accepts means the same here
 run_tap interface env QEMU="$QTEST_QEMU_BINARY" PASST="$QTEST_PASST" \
     "$TOP/tests/upstream-interface/run-10.0.sh"
-finish_tap repro
-finish_tap fuzz
 # The guest suite: all of it on the default passt, and on the others the
 # groups whose results depend on what passt does (vhost-user, migration,
 # forwards, and the stream-mode ones: respawn, handover, passt's defaults).
