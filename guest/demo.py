@@ -72,14 +72,16 @@ def forward_at_run_time(g, port):
     try:
         nid = g.qmp.cmd('query-passt')[0]['id']
         t = time.monotonic()
-        fwds = g.qmp.cmd('netdev-passt-forward-add', id=nid,
-                         protocol='tcp', spec='%d:8080' % port)
+        g.qmp.cmd('netdev-passt-forward-add', id=nid, protocol='tcp',
+                  spec='%d:8080' % port)
     except QMPError as e:
         say('  not here: %s' % e)
         return None
-    say('  passt\'s TCP forwards now (%.0f ms): %s' % (
+    changes = g.qmp.cmd('query-passt', id=nid)[0].get('forward-changes', [])
+    say('  passt took it (%.0f ms); QEMU\'s record of changes: %s' % (
         (time.monotonic() - t) * 1000,
-        ', '.join('%d => %d' % (f['port'], f['target-port']) for f in fwds)))
+        ', '.join('%s %s %s' % (c['operation'], c['protocol'], c['spec'])
+                  for c in changes)))
     reply = ask_guest(port)
     say('  host connects to 127.0.0.1:%d: guest answers: %s' % (port, reply))
     g.qmp.cmd('netdev-passt-forward-remove', id=nid, protocol='tcp',

@@ -31,6 +31,9 @@ upstream)
     PATCHES_DIR=$TOP/patches-upstream
     QTESTS_FILE=$TOP/scripts/qtests-upstream.txt
     COVER_LETTER=$TOP/doc/cover-letter-upstream.txt
+    # "Since:" of the QAPI items the series adds (scripts/qapi-since.sh):
+    # the first release that can still take features when it is posted
+    QAPI_SINCE=12.0
     ;;
 *)
     printf 'error: SERIES=%s: no such series (have: 10.0, upstream)\n' \
