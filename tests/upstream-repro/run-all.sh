@@ -40,6 +40,8 @@ repros=(
     'vhost-user-private-ram.py 11 yes yes'
     'empty-path.py             12 yes yes'
     'add-del.py                13 race race'
+    'closed-bh.py              15 yes yes'
+    'vhost-user-closed-bh.py   16 yes yes'
 )
 # REPRO_ANCHORS: which of them --anchors runs (CI: 11.1.3, which needs no build)
 read -r -a anchors <<<"${REPRO_ANCHORS:-11.1.3 10.2.2}"
