@@ -30,6 +30,7 @@ for t in netdev-passt netdev-passt-forward; do
 done
 qtest_env
 run_tap "${p}checkpatch" "$TOP/scripts/tap.sh" "$TOP/scripts/checkpatch.sh"
+run_tap "${p}reauthor" "$TOP/scripts/tap.sh" "$TOP/scripts/check-reauthor.sh"
 run_tap "${p}upstream-apply" "$TOP/scripts/tap.sh" "$TOP/scripts/check-upstream.sh"
 finish_tap "${p}fuzz"
 # The crashes of upstream's backend that the series fixes stay fixed
