@@ -156,6 +156,7 @@ STEPS = {
     'udp': ['udp_g2h_rate', 'udp_g2h_loss', 'udp_h2g_rate', 'udp_h2g_loss'],
     'syscalls': SC_KEYS,
     'forward': ['fwd_rt_ms'],
+    'stall': [],        # no guest: stall.py's tables of its own
 }
 STEP_OF = {k: s for s, keys in STEPS.items() for k in keys}
 

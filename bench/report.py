@@ -10,6 +10,7 @@ from backends import (ANCHOR_PAIRS, BASELINE, BY_NAME, METRICS, anchor_of,
 from config import ANCHORS, HERE, TOP, log
 from results import notes, one_line
 import paired
+import stall
 import targets
 
 
@@ -20,7 +21,8 @@ def header(meta, title):
              '- machine: %s, %d cores, kernel %s (load average at start %s)'
              % (m['cpu'], m['cores'], m['kernel'], ' '.join(m['loadavg'])),
              '- accelerator: %s (same guest kernel, initramfs, q35, %s RAM, '
-             '1 vCPU for every backend)' % (meta['accel'], meta['mem']),
+             '1 vCPU for every backend)' % (meta['accel'], meta['mem'])
+             if meta['accel'] else '- no guest: QEMU -M none',
              '- QEMU (ours, SERIES=%s): %s' % (m['series'], m['qemu'])]
     for a in ANCHORS:
         if a['key'] in m.get('qemu_anchors', {}):
@@ -131,23 +133,28 @@ def write_json(path, data):
         json.dump(data, f, indent=1, default=str)
 
 
-def write_results(out, meta, blocks, names, pairs, full):
-    """Write latest.md/json (blocks, and the pairs when both ran) and the
-    pairs' own latest.md/json; returns the text printed on stdout."""
+def write_results(out, meta, blocks, names, pairs, full, st=None):
+    """Write latest.md/json (blocks, and the pairs when both ran), the
+    pairs' own latest.md/json, and with st (stall.run's results) the
+    main-loop stall's, which the others have too; returns the text
+    printed on stdout."""
     printed = ''
-    tl = targets.evaluate(blocks, pairs)
+    stall_lines = stall.report_lines(st) if st else []
+    stall_tl = stall.targets(st) if st else []
+    tl = targets.evaluate(blocks, pairs) + stall_tl
     if names:
         lines = block_report(meta, blocks, names)
         if pairs:
             lines += pairs_report(meta, pairs)
-        report = '\n'.join(lines) + '\n'
+        report = '\n'.join(lines + stall_lines) + '\n'
         report += '\nTargets (printed, not asserted):\n\n' + targets.lines(tl)
         os.makedirs(out, exist_ok=True)
         with open(os.path.join(out, 'latest.md'), 'w') as f:
             f.write(report)
         write_json(os.path.join(out, 'latest.json'), {
             'meta': meta, 'targets': [list(t) for t in tl],
-            'backends': {n: blocks[n] for n in names}, 'pairs': pairs})
+            'backends': {n: blocks[n] for n in names}, 'pairs': pairs,
+            'stall': st})
         png = os.path.join(out, 'throughput.png')
         if plot(os.path.join(out, 'latest.json'), png):
             log('plot: %s' % png)
@@ -159,19 +166,34 @@ def write_results(out, meta, blocks, names, pairs, full):
         anchors = [a for a in ANCHORS if any(anchor_of(n) == a for p in pairs
                                              for n in (p['a'], p['b']))]
         pdir = os.path.join(out, 'upstream' if anchors else 'pairs')
-        ptl = targets.evaluate(blocks, pairs, only_pairs=True)
+        ptl = targets.evaluate(blocks, pairs, only_pairs=True) + stall_tl
         report = '\n'.join(pairs_report(
             meta, pairs, 'passt backends, interleaved pairs' +
             (' against upstream QEMU %s as released' % ' and '.join(
-                a['version'] for a in anchors) if anchors else ''))) + '\n'
+                a['version'] for a in anchors) if anchors else '')) +
+            stall_lines) + '\n'
         report += '\nTargets (printed, not asserted):\n\n' + targets.lines(ptl)
         os.makedirs(pdir, exist_ok=True)
         with open(os.path.join(pdir, 'latest.md'), 'w') as f:
             f.write(report)
         write_json(os.path.join(pdir, 'latest.json'), {
-            'meta': meta, 'targets': [list(t) for t in ptl], 'pairs': pairs})
+            'meta': meta, 'targets': [list(t) for t in ptl], 'pairs': pairs,
+            'stall': st})
         log('written: %s/latest.md, latest.json' % pdir)
         if not names:
+            printed += report
+    if st:
+        sdir = os.path.join(out, 'stall')
+        report = '\n'.join(header(meta, 'passt backends: main-loop stall') +
+                           stall_lines) + '\n'
+        report += '\nTargets (printed, not asserted):\n\n' + targets.lines(stall_tl)
+        os.makedirs(sdir, exist_ok=True)
+        with open(os.path.join(sdir, 'latest.md'), 'w') as f:
+            f.write(report)
+        write_json(os.path.join(sdir, 'latest.json'), {
+            'meta': meta, 'targets': [list(t) for t in stall_tl], 'stall': st})
+        log('written: %s/latest.md, latest.json' % sdir)
+        if not names and not pairs:
             printed += report
     return printed
 

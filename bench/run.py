@@ -9,6 +9,7 @@
     python3 bench/run.py --pairs upstream # the interleaved pairs only
     python3 bench/run.py --pairs upstream-10.2    # ... against QEMU 10.2
     python3 bench/run.py --pairs passt:user --rounds 7
+    python3 bench/run.py --only stall     # main-loop stall only, ours and 11.1's
 
 Boots the test guest (guest/build-guest.sh) on each backend, with the same
 kernel, initramfs, machine and accelerator for every backend, and measures:
@@ -17,7 +18,8 @@ host-initiated through a port forward), 1-byte TCP request/response
 transactions per second, UDP received rate and loss at a fixed offered
 rate, start-up time of a hot-plugged netdev to its first answered frame,
 memory per netdev, CPU seconds per transferred GB and syscalls per MB and
-per request/response of QEMU and passt.
+per request/response of QEMU and passt; and without a guest, the
+main-loop stall of operations on a passt netdev (stall.py).
 
 Two modes. Blocks (--backends): one backend after the other, absolute
 figures and ratios to `user`. Pairs (--pairs A:B): both guests up, every
@@ -57,6 +59,7 @@ from results import result
 from meters import SyscallMeter
 import paired
 import report
+import stall
 
 
 def options():
@@ -83,7 +86,8 @@ def options():
                    help='pairs: rounds per metric (default 5; --quick: 2)')
     p.add_argument('--only', default='',
                    help='comma-separated subset of %s (pairs run UDP only '
-                   'when asked for)' % ','.join(STEPS))
+                   'when asked for; stall: no guest, ours and the anchors '
+                   'of --pairs, by default with the pairs)' % ','.join(STEPS))
     p.add_argument('--udp-rate', default='100M', help='iperf3 -b (default 100M)')
     p.add_argument('--udp-len', type=int, default=1400,
                    help='UDP datagram size (default 1400: fits every MTU)')
@@ -118,6 +122,13 @@ def options():
         o.pair_list = paired.parse_pairs(o.pairs, PAIR_SETS)
     except ValueError as e:
         p.error('--pairs: %s' % e)
+    # the main-loop stall (stall.py): with pairs against an anchor, or
+    # asked for; against the anchors of the pairs
+    o.stall_anchors = [a for a in ANCHORS if any(
+        anchor_of(n) == a for ab in o.pair_list for n in ab)]
+    o.stall = 'stall' in o.only or (not o.only and bool(o.stall_anchors))
+    if o.only and all(s == 'stall' for s in o.only):
+        o.pair_list, o.names = [], []   # no guest to measure
     if o.rounds < 1 or o.runs < 1 or o.seconds < 1:
         p.error('--rounds, --runs and --seconds are at least 1')
     return p, o
@@ -164,27 +175,32 @@ def main():
             p.error('%s not found (apt-get install iperf3 iproute2 util-linux)'
                     % tool)
     used = set(o.names) | {n for ab in o.pair_list for n in ab}
-    if any(not anchor_of(n) for n in used):
+    if o.stall or any(not anchor_of(n) for n in used):
         wait_qemu(QEMU)
-    anchors = [a for a in ANCHORS if any(anchor_of(n) == a for n in used)]
+    anchors = [a for a in ANCHORS if any(anchor_of(n) == a for n in used)
+               or (o.stall and a in o.stall_anchors)]
     for a in anchors:
         # a missing one: its backends say so, the rest runs
         if os.access(a['qemu'], os.X_OK):
             wait_qemu(a['qemu'])
             check_version(a)
-    ensure_built()
-    accel = o.accel or probe_accel()
+    accel = None                    # no guest: the stall alone
+    if used:
+        ensure_built()
+        accel = o.accel or probe_accel()
     meta = {'date': datetime.datetime.now().astimezone().isoformat(timespec='seconds'),
             'machine': machine_info(QEMU, anchors),
             'accel': accel, 'mem': '256M', 'series': config.SERIES,
             'runs': o.runs, 'seconds': o.seconds, 'rounds': o.rounds,
             'udp_rate': o.udp_rate, 'udp_len': o.udp_len,
             'backends': o.names, 'pairs': ['%s:%s' % ab for ab in o.pair_list],
-            'argv': sys.argv[1:]}
-    log('%s, %s cores, accel %s; blocks: %s (%d x %d s); pairs: %s (%d rounds)'
-        % (meta['machine']['cpu'], meta['machine']['cores'], accel,
-           ','.join(o.names) or '-', o.runs, o.seconds,
-           ','.join(meta['pairs']) or '-', o.rounds))
+            'stall': ['ours'] + ['upstream-' + a['key'] for a in o.stall_anchors]
+            if o.stall else [], 'argv': sys.argv[1:]}
+    log('%s, %s cores, accel %s; blocks: %s (%d x %d s); pairs: %s (%d rounds); '
+        'stall: %s' % (meta['machine']['cpu'], meta['machine']['cores'], accel,
+                       ','.join(o.names) or '-', o.runs, o.seconds,
+                       ','.join(meta['pairs']) or '-', o.rounds,
+                       ','.join(meta['stall']) or '-'))
 
     def on_signal(signum, frame):
         raise KeyboardInterrupt
@@ -192,7 +208,8 @@ def main():
 
     blocks = run_blocks(o, accel)
     pairs = [paired.run_pair(a, b, o, accel) for a, b in o.pair_list]
-    print(report.write_results(o.out, meta, blocks, o.names, pairs, o.full))
+    st = stall.run(o.stall_anchors, o.rounds) if o.stall else None
+    print(report.write_results(o.out, meta, blocks, o.names, pairs, o.full, st))
     return 0
 
 
