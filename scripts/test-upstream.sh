@@ -15,7 +15,7 @@ p=$TEST_PREFIX
 
 qemu=qemu-system-$QEMU_NO_VIRTIO_TARGET
 step "upstream: build $qemu" "$TOP/scripts/build-qemu.sh" "$qemu" >&2
-# The QMP fuzz test (it found the crashes that patches 12 and 13 fix)
+# The QMP fuzz test (it found the crashes that patches 13 and 14 fix)
 # keeps one CPU busy; the qtests and checks until the functional tests
 # mostly wait, beside it
 start_tap "${p}fuzz" timeout 1800 nice -n 5 env QEMU="$QTEST_QEMU_BINARY" \

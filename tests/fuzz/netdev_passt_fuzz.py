@@ -201,6 +201,7 @@ def main():
     live = set()
     answered = added = failed = forwards = 0
     t0 = time.monotonic()
+    last = None
     try:
         for i in range(ITERATIONS):
             if r.random() < 0.03:
@@ -214,6 +215,7 @@ def main():
                 answered += 1
                 continue
             args = rnd_args(r, ids)
+            last = args
             try:
                 q.cmd('netdev_add', **args)
             except QMPError:
@@ -243,6 +245,8 @@ def main():
     except Exception as e:
         print('not ok 1 - QEMU stopped answering after %d requests: %r'
               % (answered, e))
+        # with the seed, what reproduces it
+        print('# seed %d, last netdev_add: %.1000r' % (SEED, last))
         if qemu.poll() is not None:
             errf.seek(0)
             print('# stderr: %r' % errf.read()[-2000:])

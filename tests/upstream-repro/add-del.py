@@ -3,7 +3,7 @@
 30 s), as fast as QEMU answers: upstream 10.2 "connects" to its end of the
 socket pair in a thread, and a netdev_del before the completion leaves the
 completion to run on the freed netdev: SIGSEGV.  Fixed by the series'
-patch 13.
+patch 14.
 
 path= is a stand-in that keeps its end of the socket pair open and ignores
 SIGTERM: a passt that went away would close it, and on a QEMU without the

@@ -34,14 +34,15 @@ repros=(
     'uaf-netdev-del.py          5 yes yes'
     'foreground-hang.py         6 yes yes'
     'stream-partial-writes.py   7 yes yes'
-    'vhost-user-setup-fails.py  8 yes yes'
-    'vhost-user-restart.py      9 yes yes'
-    'vhost-user-announce.py    10 yes yes'
-    'vhost-user-private-ram.py 11 yes yes'
-    'empty-path.py             12 yes yes'
-    'add-del.py                13 race race'
-    'closed-bh.py              15 yes yes'
-    'vhost-user-closed-bh.py   16 yes yes'
+    'socket-partial-writes.py   8 yes yes'
+    'vhost-user-setup-fails.py  9 yes yes'
+    'vhost-user-restart.py     10 yes yes'
+    'vhost-user-announce.py    11 yes yes'
+    'vhost-user-private-ram.py 12 yes yes'
+    'empty-path.py             13 yes yes'
+    'add-del.py                14 race race'
+    'closed-bh.py              16 yes yes'
+    'vhost-user-closed-bh.py   17 yes yes'
 )
 # REPRO_ANCHORS: which of them --anchors runs (CI: 11.1.3, which needs no build)
 read -r -a anchors <<<"${REPRO_ANCHORS:-11.1.3 10.2.2}"

@@ -3,7 +3,8 @@
 passt's stream mode) sends the next frame's bytes as the tail of a frame
 that a full socket took only in part, when a hub delivers: the net queue
 hands it a newer frame from another hub port, not the old one again.
-Fixed by the series' patch 7.
+Fixed by the series' patch 7.  Run as socket-partial-writes.py, the same
+with -netdev socket (net/socket.c), fixed by patch 8.
 
 No passt needed: datagrams go in through a dgram netdev, a hub takes them
 to a stream netdev on a socket pair whose end we read in small pieces;
@@ -14,6 +15,7 @@ import fcntl
 import os
 import socket
 import struct
+import sys
 import time
 
 import common
@@ -28,19 +30,24 @@ st_ours, st_qemu = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
 st_qemu.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
 for s in (dg_qemu, st_qemu):                    # QEMU inherits them
     fcntl.fcntl(s, fcntl.F_SETFD, 0)
+if os.path.basename(sys.argv[0]).startswith('socket'):
+    netdev, connected = f'socket,id=st0,fd={st_qemu.fileno()}', 'socket: fd='
+else:
+    netdev = f'stream,id=st0,addr.type=fd,addr.str={st_qemu.fileno()}'
+    connected = 'type=stream,unix:'
 q = common.Qemu(args=(
     '-M', 'none',
     '-netdev', f'dgram,id=dg0,local.type=fd,local.str={dg_qemu.fileno()}',
-    '-netdev', f'stream,id=st0,addr.type=fd,addr.str={st_qemu.fileno()}',
+    '-netdev', netdev,
     '-netdev', 'hubport,id=h0,hubid=0,netdev=dg0',
     '-netdev', 'hubport,id=h1,hubid=0,netdev=st0'),
     pass_fds=(dg_qemu.fileno(), st_qemu.fileno()))
 dg_qemu.close()
 st_qemu.close()
 
-# until connected, the stream netdev drops frames
-if 'type=stream,unix:' not in q.wait_info('st0', 'type=stream,unix:', 20):
-    cannot_run('the stream netdev did not connect')
+# until connected, the netdev drops frames
+if connected not in q.wait_info('st0', connected, 20):
+    cannot_run('the netdev did not connect')
 
 dg_ours.setblocking(False)
 st_ours.setblocking(False)

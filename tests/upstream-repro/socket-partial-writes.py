@@ -1,0 +1,1 @@
+stream-partial-writes.py
