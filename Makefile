@@ -8,6 +8,12 @@
 # demo the upstream one, the others the 10.0 one.
 SERIES ?=
 export SERIES
+# A part of the upstream stack (patches-upstream/STACK): UPTO=FOLDER, the
+# stack up to that series, in a tree and build of its own (make test
+# UPTO=2-passt-fixes); PART=FOLDER, that series alone (checkpatch)
+UPTO ?=
+PART ?=
+export UPTO PART
 
 all: build
 
@@ -45,7 +51,8 @@ series-diff:
 	scripts/series-diff.sh $(U)
 # Side by side throughput, latency, start-up and CPU per backend, then the
 # interleaved pairs against upstream QEMU as released (half an hour). Ours
-# is the upstream series unless SERIES says otherwise; arguments for
+# is the upstream series unless SERIES says otherwise (UPTO: the stack up
+# to a series); arguments for
 # bench/run.py in BENCH_ARGS, e.g. the pairs only:
 #   make bench BENCH_ARGS='--pairs upstream'
 BENCH_SERIES = $(or $(SERIES),upstream)
@@ -64,10 +71,11 @@ clean:
 	rm -rf build/qemu-build build/each-patch-build build/test-logs \
 	    build/qemu-upstream-build build/each-patch-upstream-build \
 	    build/qemu-upstream-unmodified-build \
+	    build/qemu-upstream-upto-*-build \
 	    build/qemu-asan build/asan-logs \
 	    build/*-build.log \
 	    build/each-patch-*.log
-	for t in build/qemu build/qemu-upstream; do \
+	for t in build/qemu build/qemu-upstream build/qemu-upstream-upto-*; do \
 	    if [ -d $$t/.git ]; then git -C $$t worktree prune; fi; done
 	rm -rf build/each-patch build/each-patch-upstream \
 	    build/qemu-upstream-unmodified

@@ -18,14 +18,18 @@ BUILD = os.path.abspath(os.environ.get('BUILD', os.path.join(TOP, 'build')))
 RESULTS = os.path.join(HERE, 'results')
 UPSTREAM_RESULTS = os.path.join(RESULTS, 'upstream')
 
-# Makefile exports SERIES empty when it is unset
+# Makefile exports SERIES and UPTO empty when they are unset
 SERIES = os.environ.get('SERIES') or 'upstream'
 SERIES_BUILDS = {'upstream': 'qemu-upstream-build', '10.0': 'qemu-build'}
 if SERIES not in SERIES_BUILDS:
     raise SystemExit('bench: SERIES=%s: no such series (have: %s)'
                      % (SERIES, ', '.join(SERIES_BUILDS)))
+# UPTO: the upstream stack up to that series (scripts/config.sh's build)
+UPTO = os.environ.get('UPTO') or ''
+OUR_BUILD = (SERIES_BUILDS[SERIES] if not UPTO else
+             'qemu-upstream-upto-%s-build' % UPTO)
 QEMU = os.path.abspath(os.environ.get('QEMU') or os.path.join(
-    BUILD, SERIES_BUILDS[SERIES], 'qemu-system-x86_64'))
+    BUILD, OUR_BUILD, 'qemu-system-x86_64'))
 os.environ['QEMU'] = QEMU
 
 

@@ -61,7 +61,7 @@ class Unavailable(Exception):
 class SessionGuest(NsGuest):
     """QEMU in a session of its own: upstream's QEMU, after a failed passt
     start, sends SIGTERM to its process group (kill(0, ...), fixed by the
-    upstream series' patch 3), which would stop the bench too. Every
+    upstream series' patch 2-passt-fixes/3), which would stop the bench too. Every
     guest runs so, the two sides of a pair alike. setsid(1) execs what it
     runs in place; that is QEMU, or a wrapper that may stay as QEMU's
     parent (sid's bwrap): the meters watch meters.qemu_process's pid."""

@@ -196,7 +196,7 @@ def startup_once(br, i):
         while ev['data'].get('device') != dev:
             ev = q.get_event('DEVICE_DELETED', timeout=30)
         # upstream's netdev_del of a netdev without a NIC crashes QEMU
-        # (fixed by the upstream series' patch 5): keep it there
+        # (fixed by the upstream series' patch 2-passt-fixes/5): keep it there
         if not br.upstream:
             q.cmd('netdev_del', id=nid)
     except (QMPError, TimeoutError) as e:

@@ -19,17 +19,20 @@ check() {
     if "$@"; then echo "ok: $what"; else echo "FAIL: $what"; status=1; fi
 }
 
-patches=("$PATCHES_DIR"/*.patch)
+mapfile -t patches < <(for i in $(stack_parts); do
+                           ls "$(stack_dir "$i")"/*.patch
+                       done)
+patches=("${patches[@]#"$PATCHES_DIR"/}")
 "$TOP/scripts/reauthor.sh" "$who" "$out/s" > /dev/null
 
 all_copied() { [ "$(find "$out/s" -name '*.patch' | wc -l)" -eq "${#patches[@]}" ]; }
-none_ours() { ! grep -q "$SERIES_EMAIL" "$out"/s/*.patch; }
+none_ours() { ! grep -rq "$SERIES_EMAIL" "$out/s"; }
 all_theirs() {
     local p
     for p in "${patches[@]}"; do
-        grep -qx "From: $who" "$out/s/${p##*/}" || return 1
+        grep -qx "From: $who" "$out/s/$p" || return 1
         case ${p##*/} in 0000-*) continue;; esac
-        grep -qx "Signed-off-by: $who" "$out/s/${p##*/}" || return 1
+        grep -qx "Signed-off-by: $who" "$out/s/$p" || return 1
     done
 }
 # with the identity put back, each file is what it was
@@ -37,7 +40,7 @@ only_identity() {
     local p
     for p in "${patches[@]}"; do
         sed -e "s/$who/$ours/" -e "s/^$name (\([0-9]*\)):\$/$SERIES_AUTHOR (\1):/" \
-            "$out/s/${p##*/}" | cmp -s - "$p" || return 1
+            "$out/s/$p" | cmp -s - "$PATCHES_DIR/$p" || return 1
     done
 }
 refused() { ! "$TOP/scripts/reauthor.sh" "$1" "$out/$2" 2> /dev/null && [ ! -e "$out/$2" ]; }

@@ -3,7 +3,7 @@
 # warning fails, but for "does MAINTAINERS need updating?" on a patch
 # whose new files all have maintainers already (get_maintainer.pl): the
 # series adds no MAINTAINERS section of its own, naming nobody who has
-# not agreed to it.
+# not agreed to it. PART=FOLDER: that series of the stack alone.
 set -euo pipefail
 . "$(dirname "$0")/config.sh"
 
@@ -22,19 +22,20 @@ maintained() {
 }
 
 status=0
-shopt -s nullglob
-for p in "$PATCHES_DIR"/[0-9][0-9][0-9][0-9]-*.patch; do
-    case $p in */0000-cover-letter.patch) continue;; esac
+mapfile -t patches < <(for i in $(stack_parts); do
+                            ls "$(stack_dir "$i")"/[0-9][0-9][0-9][0-9]-*.patch
+                        done | grep -v '/0000-cover-letter\.patch$')
+for p in "${patches[@]}"; do
     out=$(perl "$QEMU_TREE/scripts/checkpatch.pl" --color=never "$p" 2>&1) ||
-        { echo "FAIL: $(basename "$p")"; echo "$out" | sed 's/^/    /';
+        { echo "FAIL: ${p#"$PATCHES_DIR"/}"; echo "$out" | sed 's/^/    /';
           status=1; continue; }
     warnings=$(grep '^WARNING' <<<"$out" |
                grep -viE 'MAINTAINERS need updating|added, moved or deleted file' ||
                true)
     if [ -z "$warnings" ] && maintained "$p"; then
-        echo "ok: $(basename "$p")"
+        echo "ok: ${p#"$PATCHES_DIR"/}"
     else
-        echo "FAIL: $(basename "$p")"
+        echo "FAIL: ${p#"$PATCHES_DIR"/}"
         echo "$out" | sed 's/^/    /'
         status=1
     fi

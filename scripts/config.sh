@@ -8,7 +8,9 @@ BUILD=${BUILD:-$TOP/build}
 #   10.0      the backport: -netdev passt added to QEMU 10.0.x (Debian 13),
 #             patches/, build/qemu, build/qemu-build
 #   upstream  changes to upstream QEMU 10.2's own -netdev passt,
-#             patches-upstream/, build/qemu-upstream, build/qemu-upstream-build
+#             patches-upstream/, build/qemu-upstream, build/qemu-upstream-build:
+#             a stack of series, one folder each (stack.sh); UPTO=FOLDER
+#             stops after that one, with a tree and build of its own
 export SERIES=${SERIES:-10.0}
 case $SERIES in
 10.0)
@@ -29,8 +31,10 @@ upstream)
     QEMU_APT_SUITE=sid
     QEMU_NAME=qemu-upstream
     PATCHES_DIR=$TOP/patches-upstream
+    STACK_FILE=$PATCHES_DIR/STACK
     QTESTS_FILE=$TOP/scripts/qtests-upstream.txt
-    COVER_LETTER=$TOP/doc/cover-letter-upstream.txt
+    # each series' cover letter: $COVER_LETTERS/FOLDER.txt
+    COVER_LETTERS=$TOP/doc/cover-letters-upstream
     # "Since:" of the QAPI items the series adds (scripts/qapi-since.sh):
     # the first release that can still take features when it is posted
     QAPI_SINCE=12.0
@@ -69,9 +73,12 @@ SID_ROOT=$BUILD/sid-root
 SID_QEMU=$BUILD/qemu-sid/bin/qemu-system-x86_64
 PASST_SID_PREFIX=$BUILD/passt-sid   # $PASST_SID_PREFIX/bin/passt
 
+# The stack up to UPTO has a work tree and build of its own
+[ -z "${UPTO:-}" ] || QEMU_NAME=$QEMU_NAME-upto-$UPTO
+
 DL=$BUILD/dl
-QEMU_SRC=$BUILD/$QEMU_NAME-src    # unpacked Debian source (base of the tree)
-QEMU_ORIG=$BUILD/$QEMU_NAME-orig  # the orig tarball alone (upstream check)
+QEMU_SRC=$BUILD/${QEMU_NAME%-upto-*}-src    # unpacked Debian source (base of the tree)
+QEMU_ORIG=$BUILD/${QEMU_NAME%-upto-*}-orig  # the orig tarball alone (upstream check)
 QEMU_TREE=${QEMU_TREE:-$BUILD/$QEMU_NAME}        # git work tree: base commit + series
 QEMU_BUILD=${QEMU_BUILD:-$BUILD/$QEMU_NAME-build} # meson build directory
 EACH_PATCH=$BUILD/${QEMU_NAME/#qemu/each-patch} # each-patch.sh's logs: $EACH_PATCH-N.log
@@ -183,3 +190,9 @@ debian_mirror() {
 log() { printf '==> %s\n' "$*" >&2; }
 warn() { printf '\n!!! WARNING: %s\n\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+. "$TOP/scripts/stack.sh"
+[ -z "${UPTO:-}${PART:-}" ] || [ -n "${STACK_FILE:-}" ] ||
+    die "UPTO or PART: SERIES=$SERIES is not a stack of series"
+[ -z "${UPTO:-}" ] || stack_index "$UPTO" > /dev/null
+[ -z "${PART:-}" ] || stack_index "$PART" > /dev/null

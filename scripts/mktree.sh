@@ -1,8 +1,8 @@
 #!/bin/bash
 # Create the QEMU work tree: a git repository whose first commit is the
 # unmodified Debian source (tagged $BASE_TAG), with the series' patches
-# ($PATCHES_DIR: patches/ or patches-upstream/, see config.sh) applied on top
-# by git am; a series of a cover letter alone, or none, leaves the base
+# ($PATCHES_DIR: patches/ or patches-upstream/, see config.sh; a stack's
+# series in order, up to UPTO) applied on top by git am; a series of a cover letter alone, or none, leaves the base
 # commit alone. An existing tree is left alone: check-export.sh says whether
 # it still matches the patches.
 set -euo pipefail
@@ -27,12 +27,7 @@ git add -A -f .
 GIT_AUTHOR_DATE="2000-01-01T00:00:00Z" GIT_COMMITTER_DATE="2000-01-01T00:00:00Z" \
     git commit -q -m "QEMU $(cat "$QEMU_SRC/.fetched") (Debian source, unmodified)"
 git tag "$BASE_TAG"
-shopt -s nullglob
-patches=("$PATCHES_DIR"/[0-9][0-9][0-9][0-9]-*.patch)
-series=()
-for p in "${patches[@]}"; do
-    case $p in */0000-cover-letter.patch) ;; *) series+=("$p");; esac
-done
+mapfile -t series < <(stack_patches)
 if [ ${#series[@]} -gt 0 ]; then
     git am -q --whitespace=nowarn "${series[@]}" || {
         git am --abort || true

@@ -44,12 +44,17 @@ passed_when() {
 }
 
 # passed_record CHECK "HASH [DATE]"...: CHECK passed with these hashes
-# (on DATE, or today), and with no others of this series
+# (on DATE, or today), and with no others of this series; for the stack
+# up to UPTO, a part of it, in addition to those on record
 passed_record() {
-    local check=$1 h date tmp
+    local check=$1 h date tmp drop
     shift
+    drop="^$check $SERIES "
+    [ -z "${UPTO:-}" ] ||
+        drop="^$check $SERIES ($(printf '%s\n' "$@" | cut -d' ' -f1 |
+                                 paste -sd'|')) "
     tmp=$(mktemp)
-    { grep -v "^$check $SERIES " "$PASSED_FILE" 2>/dev/null ||
+    { grep -vE "$drop" "$PASSED_FILE" 2>/dev/null ||
           echo "# Checks that passed (scripts/passed.sh)"
       for h in "$@"; do
           read -r h date <<< "$h"

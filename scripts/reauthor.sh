@@ -3,8 +3,9 @@
 # (SERIES=10.0 or upstream), authored and signed off by the person who
 # posts them. The repository keeps the placeholder identity of
 # config.sh; only the copy in OUTDIR, which must not exist, carries the
-# poster's From: and Signed-off-by:. The patches are then posted with
-# git send-email OUTDIR/*.patch (see the README).
+# poster's From: and Signed-off-by:. For a stack, OUTDIR has a folder
+# per series, as $PATCHES_DIR has. Each series is then posted with
+# git send-email OUTDIR[/FOLDER]/*.patch (see the README).
 set -euo pipefail
 . "$(dirname "$0")/config.sh"
 
@@ -20,7 +21,13 @@ esac
 placeholder="$SERIES_AUTHOR <$SERIES_EMAIL>"
 mkdir -p "$out"
 n=0
-for p in "$PATCHES_DIR"/*.patch; do
+for i in $(stack_parts); do
+    mkdir -p "$out${ST_NAME[i]:+/${ST_NAME[i]}}"
+done
+mapfile -t patches < <(for i in $(stack_parts); do
+                           ls "$(stack_dir "$i")"/*.patch
+                       done)
+for p in "${patches[@]}"; do
     # From: of the mail header, and the Signed-off-by: of the trailers;
     # a Signed-off-by: of the poster's already there is not doubled
     # the cover letter's shortlog names the author too
@@ -39,10 +46,10 @@ for p in "$PATCHES_DIR"/*.patch; do
         /^Signed-off-by: / { seen[substr($0, 16)]++ }
         /^---$/ { delete seen }
         { print }
-    ' "$p" > "$out/$(basename "$p")"
+    ' "$p" > "$out/${p#"$PATCHES_DIR"/}"
     n=$((n + 1))
 done
-if grep -l "$SERIES_EMAIL" "$out"/*.patch; then
+if grep -rl "$SERIES_EMAIL" "$out"; then
     die "the placeholder identity is left in the files above"
 fi
 echo "$n patches in $out, from $who"

@@ -24,7 +24,7 @@ run_tap checkpatch "$TOP/scripts/tap.sh" "$TOP/scripts/checkpatch.sh"
 run_tap upstream-apply "$TOP/scripts/tap.sh" "$TOP/scripts/check-upstream.sh"
 finish_tap fuzz
 # Upstream 10.2's crashes (tests/upstream-repro) are not this series' either
-# net/socket.c's partial writes (patches-upstream/ patch 8) are not the
+# net/socket.c's partial writes (patches-upstream/1-net-stream/, patch 2) are not the
 # backport's code: 10.0.x gets that fix through qemu-stable
 run_tap repro env QEMU="$QTEST_QEMU_BINARY" PASST="$QTEST_PASST" \
     REPRO_NOT_OURS=socket-partial-writes.py \

@@ -5,6 +5,8 @@
 # alone; unset (or "all"): both, one after the other.
 set -euo pipefail
 
+# UPTO or PART name a part of the upstream stack
+[ -z "${UPTO:-}${PART:-}" ] || export SERIES=${SERIES:-upstream}
 if [ "${SERIES:-all}" = all ]; then
     here=$(dirname "$0")
     passed=0 failed=0 skipped=0 status=0

@@ -72,16 +72,16 @@ def _refused_because(text):
 
 ADDRESS_ON_LATER_ENTRY = Fix(
     'address-on-later-entry', ('outcome', 'argv'),
-    "patches-upstream/0016, patches/0029: a tcp-ports/udp-ports entry "
-    "after the first that names an address is refused before passt "
-    "starts, naming the entry; upstream joins the list and passt refuses "
-    "the whole string",
+    "patches-upstream/3-passt-behaviour/0004, patches/0029: a "
+    "tcp-ports/udp-ports entry after the first that names an address is "
+    "refused before passt starts, naming the entry; upstream joins the "
+    "list and passt refuses the whole string",
     _address_on_later_entry)
 
 VERSION_PROBE = Fix(
     'version-probe', ('probe',),
-    "patches-upstream/0030: query-passt learns passt's version from a "
-    "separate 'passt --version' run as each passt starts",
+    "patches-upstream/7-forwards-query/0002: query-passt learns passt's "
+    "version from a separate 'passt --version' run as each passt starts",
     _version_probe)
 
 BOTH_FAMILIES_OFF = Fix(

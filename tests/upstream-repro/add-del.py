@@ -2,12 +2,12 @@
 """netdev_add and netdev_del of a passt netdev in a row (200 times or for
 30 s), as fast as QEMU answers: upstream 10.2 "connects" to its end of the
 socket pair in a thread, and a netdev_del before the completion leaves the
-completion to run on the freed netdev: SIGSEGV.  Fixed by the series'
-patch 14.
+completion to run on the freed netdev: SIGSEGV.  Fixed by
+2-passt-fixes/10.
 
 path= is a stand-in that keeps its end of the socket pair open and ignores
-SIGTERM: a passt that went away would close it, and on a QEMU without the
-series' patch 5 (uaf-netdev-del.py) that alone crashes QEMU after
+SIGTERM: a passt that went away would close it, and on a QEMU without
+2-passt-fixes/5 (uaf-netdev-del.py) that alone crashes QEMU after
 netdev_del, hiding this race.  Like passt, it goes to the background and
 writes its pid file, unless told --foreground (the series runs passt as
 its child).

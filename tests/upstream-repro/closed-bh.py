@@ -3,7 +3,7 @@
 bottom half with the netdev's state as its argument, which nothing
 cancels: a netdev_del that the main loop handles first frees the state,
 and the bottom half then runs on freed memory (see hmpdel.py for how the
-two come together).  Fixed by the series' patch 16.
+two come together).  Fixed by 2-passt-fixes/12.
 """
 import common
 from hmpdel import HmpQemu

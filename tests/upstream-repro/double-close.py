@@ -3,7 +3,7 @@
 g_subprocess_launcher_take_fd() takes belongs to the launcher, which closes
 it; net_passt_stream_start() closes the same number again.  Harmless only
 while no other thread got that number in between.  Seen as a close() in
-QEMU's main thread failing with EBADF.  Fixed by the series' patch 1.
+QEMU's main thread failing with EBADF.  Fixed by 2-passt-fixes/1.
 
 strace follows forks (-f): QEMU may run under a wrapper (the sid wrapper's
 bwrap forks it), and only the lines of QEMU's main thread count (its tid is

@@ -2,7 +2,7 @@
 """netdev_add path="": upstream 10.2 hands GLib an empty argv[0], which
 g_subprocess_launcher_spawnv() refuses with a failed assertion that returns
 NULL and sets no GError; QEMU dereferences that NULL error and dies of
-SIGSEGV.  Fixed by the series' patch 13.
+SIGSEGV.  Fixed by 2-passt-fixes/9.
 """
 import common
 from verdict import not_reproduced, reproduced

@@ -3,10 +3,10 @@
 
 Upstream 10.2: s->pid is still 0 when the start fails, so the cleanup's
 kill(s->pid, SIGTERM) signals QEMU's own process group and QEMU terminates
-('terminating on signal 15 from pid <its own pid>').  Fixed by the series'
-patch 3; its patch 1 fixes what a QEMU without the kill(0) still trips on:
-the connection to the socket pair, set off before passt was started,
-completing on the netdev that the failed start freed.
+('terminating on signal 15 from pid <its own pid>').  Fixed by
+2-passt-fixes/3; 2-passt-fixes/1 fixes what a QEMU without the kill(0)
+still trips on: the connection to the socket pair, set off before passt
+was started, completing on the netdev that the failed start freed.
 """
 import common
 from verdict import not_reproduced, reproduced

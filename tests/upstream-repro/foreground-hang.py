@@ -2,8 +2,8 @@
 """param=--foreground: upstream 10.2's net_passt_start_daemon() waits in
 g_subprocess_wait() for passt to daemonize, which a passt told to stay in
 the foreground never does: the main loop hangs and QMP stops answering.
-Fixed by the series' patch 6.  (A fixed QEMU may hold the main loop for a
-bounded time, the series' patch 6 up to 10 s: query-status gets 20.)
+Fixed by 2-passt-fixes/6.  (A fixed QEMU may hold the main loop for a
+bounded time, 2-passt-fixes/6 up to 10 s: query-status gets 20.)
 """
 import shutil
 import subprocess

@@ -2,7 +2,7 @@
 """A passt whose restart fails: when passt goes away, upstream 10.2 starts
 another; when that one exits non-zero, net_passt_start_daemon() fails
 without setting its Error, and the restart hands the NULL Error to
-error_report_err(): QEMU crashes.  Fixed by the series' patch 4.
+error_report_err(): QEMU crashes.  Fixed by 2-passt-fixes/4.
 
 path= is a stand-in that runs passt the first time and exits 1 after.
 """

@@ -10,7 +10,8 @@
 #                         # SKIP" where this QEMU lacks what the reproducer
 #                         needs (the 10.0 series' interface), and for
 #                         those named in REPRO_NOT_OURS (bugs outside the
-#                         series under test)
+#                         series under test) or fixed after the series
+#                         REPRO_UPTO (the stack up to it)
 #   run-all.sh --anchors  against both anchors: upstream QEMU 11.1.3 as
 #                         Debian sid ships it (build/qemu-sid, with sid's
 #                         passt) and 10.2.2 unmodified
@@ -24,27 +25,28 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
 
-# Each reproducer, the patch of patches-upstream/ that fixes its bug, and
+# Each reproducer, the patch of patches-upstream/ that fixes its bug
+# (FOLDER/N: patch N of that series), and
 # whether the bug is there on 11.1.3 and on 10.2.2 (as README.md shows);
 # "race": it is, but shows only within some rounds, not every run; "-":
 # another bug there comes first, and the result is only shown
 repros=(
-    'double-close.py            1 yes yes'
-    'failed-start.py            3 yes yes'
-    'stale-pid.py               3 yes -'
-    'restart-fails.py           4 no  yes'
-    'uaf-netdev-del.py          5 yes yes'
-    'foreground-hang.py         6 yes yes'
-    'stream-partial-writes.py   7 yes yes'
-    'socket-partial-writes.py   8 yes yes'
-    'vhost-user-setup-fails.py  9 yes yes'
-    'vhost-user-restart.py     10 yes yes'
-    'vhost-user-announce.py    11 yes yes'
-    'vhost-user-private-ram.py 12 yes yes'
-    'empty-path.py             13 yes yes'
-    'add-del.py                14 race race'
-    'closed-bh.py              16 yes yes'
-    'vhost-user-closed-bh.py   17 yes yes'
+    'stream-partial-writes.py   1-net-stream/1       yes yes'
+    'socket-partial-writes.py   1-net-stream/2       yes yes'
+    'double-close.py            2-passt-fixes/1      yes yes'
+    'failed-start.py            2-passt-fixes/3      yes yes'
+    'stale-pid.py               2-passt-fixes/3      yes -'
+    'restart-fails.py           2-passt-fixes/4      no  yes'
+    'uaf-netdev-del.py          2-passt-fixes/5      yes yes'
+    'foreground-hang.py         2-passt-fixes/6      yes yes'
+    'vhost-user-setup-fails.py  2-passt-fixes/7      yes yes'
+    'vhost-user-restart.py      3-passt-behaviour/1  yes yes'
+    'vhost-user-announce.py     2-passt-fixes/8      yes yes'
+    'vhost-user-private-ram.py  3-passt-behaviour/2  yes yes'
+    'empty-path.py              2-passt-fixes/9      yes yes'
+    'add-del.py                 2-passt-fixes/10     race race'
+    'closed-bh.py               2-passt-fixes/12     yes yes'
+    'vhost-user-closed-bh.py    2-passt-fixes/13     yes yes'
 )
 # REPRO_ANCHORS: which of them --anchors runs (CI: 11.1.3, which needs no build)
 read -r -a anchors <<<"${REPRO_ANCHORS:-11.1.3 10.2.2}"
@@ -78,10 +80,14 @@ fixed() {
     trap 'rm -f "$log"' EXIT
     echo "1..${#repros[@]}"
     for r in "${repros[@]}"; do
-        read -r t _ <<<"$r"
+        read -r t patch _ <<<"$r"
         n=$((n + 1))
         if [[ " ${REPRO_NOT_OURS:-} " == *" $t "* ]]; then
             echo "ok $n - $t # SKIP not code of the series under test"
+            continue
+        fi
+        if [ -n "${REPRO_UPTO:-}" ] && [ "${patch%%-*}" -gt "${REPRO_UPTO%%-*}" ]; then
+            echo "ok $n - $t # SKIP fixed in a later series ($patch)"
             continue
         fi
         run "$t" >"$log" 2>&1
@@ -115,8 +121,8 @@ anchors() {
     local -A want
     for r in "${repros[@]}"; do
         read -r t patch 'want[11.1.3]' 'want[10.2.2]' <<<"$r"
-        row=$(printf '%-27s %5s' "$t" "$patch")
-        echo "=== $t (fixed by patches-upstream/ patch $patch)"
+        row=$(printf '%-27s %-20s' "$t" "$patch")
+        echo "=== $t (fixed by patches-upstream/$patch)"
         for a in "${anchors[@]}"; do
             echo "--- on $a: QEMU=${anchor_qemu[$a]#"$top/"}" \
                 "PASST=${anchor_passt[$a]#"$top/"}"
@@ -140,7 +146,7 @@ anchors() {
     done
     echo
     {
-        printf '%-27s %5s' script patch
+        printf '%-27s %-20s' script patch
         printf '  %-18s' "${anchors[@]}"
         echo
         printf '%s\n' "${table[@]}"

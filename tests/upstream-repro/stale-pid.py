@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """A passt whose restart failed: upstream keeps the pid of the passt that
 went away, and netdev_del sends SIGTERM to it, which by then may be
-another process's.  11.1 checks for pid 0, not for this.  Fixed by the
-series' patch 3 (its second hunk).
+another process's.  11.1 checks for pid 0, not for this.  Fixed by
+2-passt-fixes/3 (its second hunk).
 
 path= is a stand-in that runs passt the first time and exits 1 after;
 strace (-f: the sid wrapper's bwrap forks QEMU) records QEMU's kill()s.

@@ -3,8 +3,8 @@
 passt's stream mode) sends the next frame's bytes as the tail of a frame
 that a full socket took only in part, when a hub delivers: the net queue
 hands it a newer frame from another hub port, not the old one again.
-Fixed by the series' patch 7.  Run as socket-partial-writes.py, the same
-with -netdev socket (net/socket.c), fixed by patch 8.
+Fixed by 1-net-stream/1.  Run as socket-partial-writes.py, the same
+with -netdev socket (net/socket.c), fixed by 1-net-stream/2.
 
 No passt needed: datagrams go in through a dgram netdev, a hub takes them
 to a stream netdev on a socket pair whose end we read in small pieces;

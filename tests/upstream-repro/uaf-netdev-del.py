@@ -2,7 +2,7 @@
 """netdev_del of a passt netdev without a NIC: upstream 10.2 frees the state
 but leaves the channel's read watch; when passt (killed by the cleanup)
 closes its end, net_passt_send() runs on freed memory and tries to
-"restart" passt: QEMU crashes within seconds.  Fixed by the series' patch 5.
+"restart" passt: QEMU crashes within seconds.  Fixed by 2-passt-fixes/5.
 
 netdev_del comes once QEMU is connected to passt: before that, QEMU 11.1.3
 crashed as add-del.py shows instead.

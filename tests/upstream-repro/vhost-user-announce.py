@@ -2,7 +2,7 @@
 """announce-self with a passt netdev in vhost-user mode: the RARP frames of
 the announcement go through the netdev's receive handler, which upstream
 10.2 writes to the stream connection to passt, which vhost-user mode does
-not have: QEMU dies of SIGSEGV.  Fixed by the series' patch 11.
+not have: QEMU dies of SIGSEGV.  Fixed by 2-passt-fixes/8.
 
 The machine: a virtio-net-pci on shared memory, as vhost-user needs; the
 guest runs (frames wait while it is stopped) but needs no system: the

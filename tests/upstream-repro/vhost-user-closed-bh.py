@@ -4,7 +4,7 @@ schedules a bottom half with the netdev's name as its argument, which
 nothing cancels: a netdev_del that the main loop handles first frees the
 name, and the bottom half then looks the netdev up by it (see hmpdel.py
 for how the two come together).  passt --vhost-user is the back-end.
-Fixed by the series' patch 17.
+Fixed by 2-passt-fixes/13.
 """
 import os
 import shutil

@@ -2,7 +2,7 @@
 """In vhost-user mode passt maps guest RAM through the fds that vhost-user
 passes; the default RAM has none.  Upstream 10.2 accepts a virtio-net-pci
 on a vhost-user passt netdev with such RAM: the device comes up and carries
-nothing, without a word.  Fixed by the series' patch 12, which refuses it.
+nothing, without a word.  Fixed by 3-passt-behaviour/2, which refuses it.
 """
 import common
 from verdict import cannot_run, not_reproduced, reproduced

@@ -2,7 +2,7 @@
 """In vhost-user mode, a passt that goes away is never replaced: upstream
 10.2 sets the link down and waits for the chardev to connect again, which
 its socket pair never does, so the guest stays without network (stream
-mode starts another passt).  Fixed by the series' patch 10.
+mode starts another passt).  Fixed by 3-passt-behaviour/1.
 """
 import os
 import signal

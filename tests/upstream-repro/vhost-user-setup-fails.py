@@ -2,8 +2,8 @@
 """vhost-user set-up failing on passt's side: when vhost_net_init() fails
 on passt's first connection, upstream 10.2 hands its NULL vhost_net to
 vhost_net_cleanup(): QEMU crashes (and were it to survive, it would wait
-for ever for a socket pair to connect again).  Fixed by the series'
-patch 9, which fails the netdev instead.
+for ever for a socket pair to connect again).  Fixed by
+2-passt-fixes/7, which fails the netdev instead.
 
 path= is a stand-in, ready as passt is (pid file written, in the
 background unless told --foreground), that hangs up on QEMU: given the
