@@ -41,15 +41,6 @@ def _address_on_later_entry(row, up, ours):
             'only the first entry may' in ours.message)
 
 
-def _version_probe(row, up, ours):
-    # query-passt reports passt's version: ours learns it by running
-    # 'passt --version' beside each passt it starts. That run serves no
-    # guest and starts no network; the passt that does gets the same
-    # arguments, which the rows compare. Judged over the whole run (row
-    # is None; up and ours count the rows with a probe).
-    return ours.probes > 0 and up.probes == 0
-
-
 def _order_only(row, up, ours):
     # The same options and values, in another order: passt reads its
     # options into separate settings, so order can only matter for an
@@ -72,17 +63,11 @@ def _refused_because(text):
 
 ADDRESS_ON_LATER_ENTRY = Fix(
     'address-on-later-entry', ('outcome', 'argv'),
-    "patches-upstream/3-passt-behaviour/0004, patches/0029: a "
+    "patches-upstream/3-passt-behaviour/0005, patches/0029: a "
     "tcp-ports/udp-ports entry after the first that names an address is "
     "refused before passt starts, naming the entry; upstream joins the "
     "list and passt refuses the whole string",
     _address_on_later_entry)
-
-VERSION_PROBE = Fix(
-    'version-probe', ('probe',),
-    "patches-upstream/7-forwards-query/0002: query-passt learns passt's "
-    "version from a separate 'passt --version' run as each passt starts",
-    _version_probe)
 
 BOTH_FAMILIES_OFF = Fix(
     'both-families-off', ('outcome', 'argv'),
@@ -106,7 +91,7 @@ ORDER_ONLY = Fix(
 
 # by series: what build/qemu-upstream-build and build/qemu-build carry
 FIXES = {
-    'upstream': [ADDRESS_ON_LATER_ENTRY, VERSION_PROBE],
+    'upstream': [ADDRESS_ON_LATER_ENTRY],
     '10.0': [ADDRESS_ON_LATER_ENTRY, BOTH_FAMILIES_OFF, OWNED_PARAM,
              ORDER_ONLY],
 }

@@ -47,6 +47,7 @@ repros=(
     'add-del.py                 2-passt-fixes/10     race race'
     'closed-bh.py               2-passt-fixes/12     yes yes'
     'vhost-user-closed-bh.py    2-passt-fixes/13     yes yes'
+    'vhost-user-netdev-add-fails.py 6-vhost-user-frontend/3 yes yes'
 )
 # REPRO_ANCHORS: which of them --anchors runs (CI: 11.1.3, which needs no build)
 read -r -a anchors <<<"${REPRO_ANCHORS:-11.1.3 10.2.2}"
