@@ -19,7 +19,7 @@ p=$TEST_PREFIX
 # The whole stack, or the part up to UPTO
 whole=1
 [ "$(stack_last)" -eq $((${#ST_NAME[@]} - 1)) ] || whole=
-partial="the stack up to $UPTO lacks what it needs (UPTO)"
+partial="the stack up to ${UPTO:-} lacks what it needs (UPTO)"
 
 qemu=qemu-system-$QEMU_NO_VIRTIO_TARGET
 step "upstream: build $qemu" "$TOP/scripts/build-qemu.sh" "$qemu" >&2
