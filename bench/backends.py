@@ -156,8 +156,12 @@ STEPS = {
     'udp': ['udp_g2h_rate', 'udp_g2h_loss', 'udp_h2g_rate', 'udp_h2g_loss'],
     'syscalls': SC_KEYS,
     'forward': ['fwd_rt_ms'],
-    'stall': [],        # no guest: stall.py's tables of its own
+    # tables of their own, ours against the anchors of the pairs:
+    'stall': [],        # no guest (stall.py)
+    'recovery': [],     # guests of their own (recovery.py)
+    'migration': [],    # guests of their own (migration.py)
 }
+OWN_TABLES = ('stall', 'recovery', 'migration')
 STEP_OF = {k: s for s, keys in STEPS.items() for k in keys}
 
 

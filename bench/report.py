@@ -9,9 +9,16 @@ from backends import (ANCHOR_PAIRS, BASELINE, BY_NAME, METRICS, anchor_of,
                       unit_label)
 from config import ANCHORS, HERE, TOP, log
 from results import notes, one_line
+import migration
 import paired
+import recovery
 import stall
 import targets
+
+# the steps with tables of their own: module, title
+TABLES = {'stall': stall, 'recovery': recovery, 'migration': migration}
+TITLES = {'stall': 'main-loop stall', 'recovery': 'recovery after passt is killed',
+          'migration': 'TCP across a live migration'}
 
 
 def header(meta, title):
@@ -133,28 +140,31 @@ def write_json(path, data):
         json.dump(data, f, indent=1, default=str)
 
 
-def write_results(out, meta, blocks, names, pairs, full, st=None):
+def write_results(out, meta, blocks, names, pairs, full, own=None):
     """Write latest.md/json (blocks, and the pairs when both ran), the
-    pairs' own latest.md/json, and with st (stall.run's results) the
-    main-loop stall's, which the others have too; returns the text
-    printed on stdout."""
+    pairs' own latest.md/json, and for each step of own ({step: its
+    module's run() results}: stall, recovery, migration) that step's
+    latest.md/json in a directory of its own, which the others have too;
+    returns the text printed on stdout."""
     printed = ''
-    stall_lines = stall.report_lines(st) if st else []
-    stall_tl = stall.targets(st) if st else []
-    tl = targets.evaluate(blocks, pairs) + stall_tl
+    own = {k: v for k, v in (own or {}).items() if v}
+    own_lines = {k: TABLES[k].report_lines(v) for k, v in own.items()}
+    own_tl = {k: TABLES[k].targets(v) for k, v in own.items()}
+    all_lines = [l for k in own for l in own_lines[k]]
+    all_tl = [t for k in own for t in own_tl[k]]
+    tl = targets.evaluate(blocks, pairs) + all_tl
     if names:
         lines = block_report(meta, blocks, names)
         if pairs:
             lines += pairs_report(meta, pairs)
-        report = '\n'.join(lines + stall_lines) + '\n'
+        report = '\n'.join(lines + all_lines) + '\n'
         report += '\nTargets (printed, not asserted):\n\n' + targets.lines(tl)
         os.makedirs(out, exist_ok=True)
         with open(os.path.join(out, 'latest.md'), 'w') as f:
             f.write(report)
-        write_json(os.path.join(out, 'latest.json'), {
+        write_json(os.path.join(out, 'latest.json'), dict({
             'meta': meta, 'targets': [list(t) for t in tl],
-            'backends': {n: blocks[n] for n in names}, 'pairs': pairs,
-            'stall': st})
+            'backends': {n: blocks[n] for n in names}, 'pairs': pairs}, **own))
         png = os.path.join(out, 'throughput.png')
         if plot(os.path.join(out, 'latest.json'), png):
             log('plot: %s' % png)
@@ -166,32 +176,33 @@ def write_results(out, meta, blocks, names, pairs, full, st=None):
         anchors = [a for a in ANCHORS if any(anchor_of(n) == a for p in pairs
                                              for n in (p['a'], p['b']))]
         pdir = os.path.join(out, 'upstream' if anchors else 'pairs')
-        ptl = targets.evaluate(blocks, pairs, only_pairs=True) + stall_tl
+        ptl = targets.evaluate(blocks, pairs, only_pairs=True) + all_tl
         report = '\n'.join(pairs_report(
             meta, pairs, 'passt backends, interleaved pairs' +
             (' against upstream QEMU %s as released' % ' and '.join(
                 a['version'] for a in anchors) if anchors else '')) +
-            stall_lines) + '\n'
+            all_lines) + '\n'
         report += '\nTargets (printed, not asserted):\n\n' + targets.lines(ptl)
         os.makedirs(pdir, exist_ok=True)
         with open(os.path.join(pdir, 'latest.md'), 'w') as f:
             f.write(report)
-        write_json(os.path.join(pdir, 'latest.json'), {
-            'meta': meta, 'targets': [list(t) for t in ptl], 'pairs': pairs,
-            'stall': st})
+        write_json(os.path.join(pdir, 'latest.json'), dict({
+            'meta': meta, 'targets': [list(t) for t in ptl], 'pairs': pairs},
+            **own))
         log('written: %s/latest.md, latest.json' % pdir)
         if not names:
             printed += report
-    if st:
-        sdir = os.path.join(out, 'stall')
-        report = '\n'.join(header(meta, 'passt backends: main-loop stall') +
-                           stall_lines) + '\n'
-        report += '\nTargets (printed, not asserted):\n\n' + targets.lines(stall_tl)
+    for k, res in own.items():
+        sdir = os.path.join(out, k)
+        report = '\n'.join(header(meta, 'passt backends: ' + TITLES[k]) +
+                           own_lines[k]) + '\n'
+        report += ('\nTargets (printed, not asserted):\n\n' +
+                   targets.lines(own_tl[k]))
         os.makedirs(sdir, exist_ok=True)
         with open(os.path.join(sdir, 'latest.md'), 'w') as f:
             f.write(report)
         write_json(os.path.join(sdir, 'latest.json'), {
-            'meta': meta, 'targets': [list(t) for t in stall_tl], 'stall': st})
+            'meta': meta, 'targets': [list(t) for t in own_tl[k]], k: res})
         log('written: %s/latest.md, latest.json' % sdir)
         if not names and not pairs:
             printed += report

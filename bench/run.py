@@ -10,6 +10,7 @@
     python3 bench/run.py --pairs upstream-10.2    # ... against QEMU 10.2
     python3 bench/run.py --pairs passt:user --rounds 7
     python3 bench/run.py --only stall     # main-loop stall only, ours and 11.1's
+    python3 bench/run.py --only recovery,migration   # passt killed, live migration
 
 Boots the test guest (guest/build-guest.sh) on each backend, with the same
 kernel, initramfs, machine and accelerator for every backend, and measures:
@@ -18,8 +19,11 @@ host-initiated through a port forward), 1-byte TCP request/response
 transactions per second, UDP received rate and loss at a fixed offered
 rate, start-up time of a hot-plugged netdev to its first answered frame,
 memory per netdev, CPU seconds per transferred GB and syscalls per MB and
-per request/response of QEMU and passt; and without a guest, the
-main-loop stall of operations on a passt netdev (stall.py).
+per request/response of QEMU and passt; and, ours against upstream
+QEMU as released in rounds of their own: the main-loop stall of
+operations on a passt netdev (stall.py, without a guest), how soon the
+guest's network comes back when passt is killed (recovery.py), and what
+a guest TCP connection sees across a live migration (migration.py).
 
 Two modes. Blocks (--backends): one backend after the other, absolute
 figures and ratios to `user`. Pairs (--pairs A:B): both guests up, every
@@ -51,13 +55,15 @@ import time
 
 import config                       # first: sets $QEMU for guestlib
 from config import ANCHOR, ANCHORS, QEMU, RESULTS, log
-from backends import BY_NAME, OWN, PAIR_SETS, STEPS, anchor_of
+from backends import BY_NAME, OWN, OWN_TABLES, PAIR_SETS, STEPS, anchor_of
 from guestlib import GuestError, ensure_built, probe_accel
 from host import machine_info, qemu_version, wait_qemu
 from measure import Unavailable, start
 from results import result
 from meters import SyscallMeter
+import migration
 import paired
+import recovery
 import report
 import stall
 
@@ -86,8 +92,9 @@ def options():
                    help='pairs: rounds per metric (default 5; --quick: 2)')
     p.add_argument('--only', default='',
                    help='comma-separated subset of %s (pairs run UDP only '
-                   'when asked for; stall: no guest, ours and the anchors '
-                   'of --pairs, by default with the pairs)' % ','.join(STEPS))
+                   'when asked for; %s: ours and the anchors of --pairs in '
+                   'rounds of their own, by default with the pairs)'
+                   % (','.join(STEPS), ', '.join(OWN_TABLES)))
     p.add_argument('--udp-rate', default='100M', help='iperf3 -b (default 100M)')
     p.add_argument('--udp-len', type=int, default=1400,
                    help='UDP datagram size (default 1400: fits every MTU)')
@@ -122,13 +129,15 @@ def options():
         o.pair_list = paired.parse_pairs(o.pairs, PAIR_SETS)
     except ValueError as e:
         p.error('--pairs: %s' % e)
-    # the main-loop stall (stall.py): with pairs against an anchor, or
-    # asked for; against the anchors of the pairs
-    o.stall_anchors = [a for a in ANCHORS if any(
+    # the steps with tables of their own (stall.py, recovery.py,
+    # migration.py): with pairs against an anchor, or asked for; against
+    # the anchors of the pairs
+    o.anchors = [a for a in ANCHORS if any(
         anchor_of(n) == a for ab in o.pair_list for n in ab)]
-    o.stall = 'stall' in o.only or (not o.only and bool(o.stall_anchors))
-    if o.only and all(s == 'stall' for s in o.only):
-        o.pair_list, o.names = [], []   # no guest to measure
+    o.own = [s for s in OWN_TABLES if s in o.only or
+             (not o.only and bool(o.anchors))]
+    if o.only and all(s in OWN_TABLES for s in o.only):
+        o.pair_list, o.names = [], []   # no blocks, no pairs
     if o.rounds < 1 or o.runs < 1 or o.seconds < 1:
         p.error('--rounds, --runs and --seconds are at least 1')
     return p, o
@@ -175,17 +184,17 @@ def main():
             p.error('%s not found (apt-get install iperf3 iproute2 util-linux)'
                     % tool)
     used = set(o.names) | {n for ab in o.pair_list for n in ab}
-    if o.stall or any(not anchor_of(n) for n in used):
+    if o.own or any(not anchor_of(n) for n in used):
         wait_qemu(QEMU)
     anchors = [a for a in ANCHORS if any(anchor_of(n) == a for n in used)
-               or (o.stall and a in o.stall_anchors)]
+               or (o.own and a in o.anchors)]
     for a in anchors:
         # a missing one: its backends say so, the rest runs
         if os.access(a['qemu'], os.X_OK):
             wait_qemu(a['qemu'])
             check_version(a)
     accel = None                    # no guest: the stall alone
-    if used:
+    if used or set(o.own) - {'stall'}:
         ensure_built()
         accel = o.accel or probe_accel()
     meta = {'date': datetime.datetime.now().astimezone().isoformat(timespec='seconds'),
@@ -194,13 +203,14 @@ def main():
             'runs': o.runs, 'seconds': o.seconds, 'rounds': o.rounds,
             'udp_rate': o.udp_rate, 'udp_len': o.udp_len,
             'backends': o.names, 'pairs': ['%s:%s' % ab for ab in o.pair_list],
-            'stall': ['ours'] + ['upstream-' + a['key'] for a in o.stall_anchors]
-            if o.stall else [], 'argv': sys.argv[1:]}
+            'own': o.own, 'sides': ['ours'] + ['upstream-' + a['key']
+                                               for a in o.anchors],
+            'argv': sys.argv[1:]}
     log('%s, %s cores, accel %s; blocks: %s (%d x %d s); pairs: %s (%d rounds); '
-        'stall: %s' % (meta['machine']['cpu'], meta['machine']['cores'], accel,
-                       ','.join(o.names) or '-', o.runs, o.seconds,
-                       ','.join(meta['pairs']) or '-', o.rounds,
-                       ','.join(meta['stall']) or '-'))
+        '%s: %s' % (meta['machine']['cpu'], meta['machine']['cores'], accel,
+                    ','.join(o.names) or '-', o.runs, o.seconds,
+                    ','.join(meta['pairs']) or '-', o.rounds,
+                    ','.join(o.own) or '-', ','.join(meta['sides'])))
 
     def on_signal(signum, frame):
         raise KeyboardInterrupt
@@ -208,8 +218,14 @@ def main():
 
     blocks = run_blocks(o, accel)
     pairs = [paired.run_pair(a, b, o, accel) for a, b in o.pair_list]
-    st = stall.run(o.stall_anchors, o.rounds) if o.stall else None
-    print(report.write_results(o.out, meta, blocks, o.names, pairs, o.full, st))
+    own = {}
+    if 'stall' in o.own:
+        own['stall'] = stall.run(o.anchors, o.rounds)
+    if 'recovery' in o.own:
+        own['recovery'] = recovery.run(o.anchors, o.rounds, accel)
+    if 'migration' in o.own:
+        own['migration'] = migration.run(o.anchors, o.rounds, accel)
+    print(report.write_results(o.out, meta, blocks, o.names, pairs, o.full, own))
     return 0
 
 

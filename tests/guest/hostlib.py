@@ -824,10 +824,12 @@ def incoming_guest(netdev, **kw):
     return agent_guest(netdev, qmp=True, **kw)
 
 
-def migrate_start(src, dst, capabilities=None, bandwidth=4 << 30):
+def migrate_start(src, dst, capabilities=None, bandwidth=4 << 30,
+                  downtime_limit=2000):
     """Start live-migrating the VM of src into dst (an incoming_guest) over
     a unix socket in dst's directory; capabilities ({'return-path': True})
-    are set on both sides first; bandwidth: max-bandwidth in bytes/s."""
+    are set on both sides first; bandwidth: max-bandwidth in bytes/s;
+    downtime_limit: downtime-limit in ms."""
     if capabilities:
         caps = [{'capability': k, 'state': v} for k, v in capabilities.items()]
         for g in (src, dst):
@@ -835,7 +837,7 @@ def migrate_start(src, dst, capabilities=None, bandwidth=4 << 30):
     uri = 'unix:' + dst._path('migrate.sock')
     dst.qmp.cmd('migrate-incoming', uri=uri)
     src.qmp.cmd('migrate-set-parameters', **{'max-bandwidth': bandwidth,
-                                             'downtime-limit': 2000})
+                                             'downtime-limit': downtime_limit})
     src.qmp.cmd('migrate', uri=uri)
 
 
@@ -852,12 +854,13 @@ def migrate_wait(src, until=('completed', 'failed', 'cancelled'), timeout=120,
         time.sleep(0.05)
 
 
-def migrate(src, dst, timeout=120, capabilities=None):
+def migrate(src, dst, timeout=120, capabilities=None, **params):
     """Live-migrate the VM of src into dst (an incoming_guest) over a unix
     socket in dst's directory; wait until it runs there. Local socket: no
-    need to throttle; TCG guests dirty little memory. Returns the source's
-    last query-migrate; raises GuestError if it fails."""
-    migrate_start(src, dst, capabilities)
+    need to throttle; TCG guests dirty little memory. params: more
+    arguments of migrate_start(). Returns the source's last query-migrate;
+    raises GuestError if it fails."""
+    migrate_start(src, dst, capabilities, **params)
     deadline = time.monotonic() + timeout
     st = migrate_wait(src, timeout=timeout)
     if st.get('status') != 'completed':
