@@ -152,7 +152,8 @@ def write_results(out, meta, blocks, names, pairs, full, own=None):
     own_tl = {k: TABLES[k].targets(v) for k, v in own.items()}
     all_lines = [l for k in own for l in own_lines[k]]
     all_tl = [t for k in own for t in own_tl[k]]
-    tl = targets.evaluate(blocks, pairs) + all_tl
+    only = meta.get('only', ())
+    tl = targets.evaluate(blocks, pairs, only=only) + all_tl
     if names:
         lines = block_report(meta, blocks, names)
         if pairs:
@@ -176,7 +177,7 @@ def write_results(out, meta, blocks, names, pairs, full, own=None):
         anchors = [a for a in ANCHORS if any(anchor_of(n) == a for p in pairs
                                              for n in (p['a'], p['b']))]
         pdir = os.path.join(out, 'upstream' if anchors else 'pairs')
-        ptl = targets.evaluate(blocks, pairs, only_pairs=True) + all_tl
+        ptl = targets.evaluate(blocks, pairs, only_pairs=True, only=only) + all_tl
         report = '\n'.join(pairs_report(
             meta, pairs, 'passt backends, interleaved pairs' +
             (' against upstream QEMU %s as released' % ' and '.join(

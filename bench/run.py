@@ -203,7 +203,7 @@ def main():
             'runs': o.runs, 'seconds': o.seconds, 'rounds': o.rounds,
             'udp_rate': o.udp_rate, 'udp_len': o.udp_len,
             'backends': o.names, 'pairs': ['%s:%s' % ab for ab in o.pair_list],
-            'own': o.own, 'sides': ['ours'] + ['upstream-' + a['key']
+            'only': o.only, 'own': o.own, 'sides': ['ours'] + ['upstream-' + a['key']
                                                for a in o.anchors],
             'argv': sys.argv[1:]}
     log('%s, %s cores, accel %s; blocks: %s (%d x %d s); pairs: %s (%d rounds); '
