@@ -332,7 +332,7 @@ def report_lines(res):
         '5 in a row); upstream starts it again in stream mode, in its receive '
         'handler, and never in vhost-user mode' % res['stable_s'],
         '- ours keeps the guest\'s link up while it starts passt again, in both '
-        'modes (vhost-user mode since 6-vhost-user-frontend/11: before it, the '
+        'modes (vhost-user mode since 6-vhost-user-frontend/12: before it, the '
         'NIC\'s link went down until a passt was connected again, the guest '
         'dropped its neighbour entry of the gateway, and the ARP request lost in '
         'the gap went again only after 1 s, retrans_time_ms: some 1.1 s)',
