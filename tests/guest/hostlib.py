@@ -100,7 +100,7 @@ class Checks:
             if status == 'not ok':
                 extra = self.notes + ['error: %s' % error] if error else self.notes
                 if diagnostics and first:
-                    extra = extra + diagnostics.splitlines()[-60:]
+                    extra = extra + diagnostics.splitlines()[-150:]
                 first = False
                 diag = '\n'.join([diag] + extra).strip()
             out.append(('%s: %s' % (self.group, name), status, diag))

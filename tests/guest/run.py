@@ -2435,6 +2435,19 @@ RUNNING = set()             # the Checks of the groups running now
 _running_lock = threading.Lock()
 
 
+def guest_tail(g):
+    """What a failed group shows of guest g: the tails of its results,
+    console and QEMU log, so that one guest's long log (a migration's
+    destination, a verbose passt) does not push another's out of the
+    report."""
+    return '\n'.join(['--- %s: results (tail) ---' % g.name]
+                     + (g.output or '').splitlines()[-10:]
+                     + ['--- %s: console (tail) ---' % g.name]
+                     + g.console().splitlines()[-15:]
+                     + ['--- %s: qemu (tail) ---' % g.name]
+                     + g.qemu_log().splitlines()[-25:])
+
+
 def run_group(name, names, fn):
     c = Checks(name, names)
     c.guests = []
@@ -2453,7 +2466,7 @@ def run_group(name, names, fn):
     if err or any(s == 'not ok' for s, _ in c.results.values()):
         for g in c.guests:
             if g.lines or g.vm:
-                diag = (diag or '') + '\n' + g.diagnostics()
+                diag = (diag or '') + '\n' + guest_tail(g)
     c.notes.append('group %s took %.1fs' % (name, time.monotonic() - t0))
     return c.finish(err, diag), time.monotonic() - t0
 
